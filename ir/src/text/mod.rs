@@ -1,0 +1,25 @@
+//! The text format: a readable, parseable, round-trip-exact form of a graph.
+//!
+//! ```text
+//! graph linear {
+//!   input %x: f32[2,3]
+//!   param %w: f32[3,4]
+//!   const %half: f32[] = 0.5
+//!   %3: f32[2,4] = matmul %x, %w
+//!   %4: f32[4,2] = transpose %3, perm=[1,0]
+//!   output y = %4
+//!   update %w <- %5
+//! }
+//! ```
+//!
+//! An op line is `%name: type = op operand, ..., key=value, ...`; attributes
+//! follow the operands in a fixed order per op. Floats print in Rust's
+//! shortest round-trip form (`0.1`, `1e-7`, `inf`, `NaN`); a constant whose
+//! elements are all equal prints as `splat(v)`. `//` starts a comment.
+//! `print(parse(s)) == s` for every printed `s`.
+
+mod parse;
+mod print;
+
+pub use parse::parse;
+pub use print::print;

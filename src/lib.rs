@@ -1,0 +1,1 @@
+pub use triceratops_ir as ir;
