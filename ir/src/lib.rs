@@ -13,6 +13,7 @@ pub mod error;
 pub mod geometry;
 pub mod graph;
 pub mod infer;
+pub mod interp;
 pub mod op;
 pub mod text;
 pub mod types;
