@@ -27,11 +27,15 @@ impl Graph {
 
     /// A literal tensor under an automatic name.
     pub fn tensor(&mut self, shape: impl Into<Shape>, data: Vec<f32>) -> Result<ValueId> {
-        let name = format!("c{}", self.len());
-        let name = if self.lookup(&name).is_none() {
-            name
+        let base = format!("c{}", self.len());
+        let name = if self.lookup(&base).is_none() {
+            base
         } else {
-            format!("c{}_{}", self.len(), data.len())
+            // Like `fresh_name`: the first free `c<index>_<k>`.
+            (1..)
+                .map(|k| format!("{base}_{k}"))
+                .find(|n| self.lookup(n).is_none())
+                .expect("an unused name exists")
         };
         self.constant(&name, TensorType::f32(shape), data)
     }

@@ -3,7 +3,7 @@
 //! - [`types`]: dtypes, shapes, tensor types;
 //! - [`op`]: the op set; [`infer`]: the shape rules of every op;
 //! - [`graph`] and [`builder`]: graphs and the typed constructors;
-//! - [`verify`]: the verifier; [`analysis`]: DCE and Graphviz export (petgraph);
+//! - [`verify()`]: the verifier; [`analysis`]: DCE and Graphviz export (petgraph);
 //! - [`text`]: the printer and parser of the text format;
 //! - [`interp`]: the reference interpreter on ndarray, in f32 or f64.
 

@@ -18,6 +18,8 @@
 //! elements are all equal prints as `splat(v)`. `//` starts a comment.
 //! `print(parse(s)) == s` for every printed `s`.
 
+mod attrs;
+mod lex;
 mod parse;
 mod print;
 

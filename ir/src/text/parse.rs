@@ -1,8 +1,438 @@
-//! The parser (to be written).
+//! The parser: the inverse of [`print`](super::print()), by recursive descent
+//! over the tokens of [`lex`](super::lex). One statement per line; blank
+//! lines, extra spaces and `//` comments are ignored.
+//!
+//! ```text
+//! graph   := "graph" NAME? "{" stmt* "}"
+//! stmt    := ("input" | "param" | "state") %name ":" type
+//!          | "const" %name ":" type "=" literal
+//!          | %name ":" type "=" OP (item ("," item)*)?
+//!          | "output" NAME "=" %name
+//!          | "update" %name "<-" %name
+//! type    := "f32" "[" ints? "]"
+//! item    := %name | KEY "=" value           (operands first, then attributes)
+//! value   := "[" ints? "]" | FLOAT | true | false | same | valid | nhwc | nchw
+//! literal := FLOAT | "splat" "(" FLOAT ")" | "[" (FLOAT ("," FLOAT)*)? "]"
+//! ints    := INT ("," INT)*
+//! ```
+//!
+//! The graph is built through the public `Graph` API, so shape inference,
+//! name and update rules are exactly those of the builder; their errors are
+//! reported at the offending token. Every error is an [`IrError::Parse`].
 
-use crate::error::Result;
-use crate::graph::Graph;
+use super::attrs::{attribute_keys, check_numel, Attr, Attrs};
+use super::lex::{Lexer, Pos, Tok, Token};
+use crate::error::{IrError, Result};
+use crate::graph::{Graph, Role, ValueId};
+use crate::op::{Layout, Padding};
+use crate::types::{DType, Shape, TensorType};
 
-pub fn parse(_text: &str) -> Result<Graph> {
-    unimplemented!()
+/// The largest constant `splat(v)` may fill (elements), so that a short text
+/// cannot ask for an enormous allocation.
+const MAX_SPLAT: usize = 1 << 28;
+
+/// Parses the text form of a graph.
+pub fn parse(text: &str) -> Result<Graph> {
+    let mut lexer = Lexer::new(text);
+    let tok = lexer.next_token()?;
+    Parser {
+        lexer,
+        tok,
+        graph: Graph::new(""),
+    }
+    .graph()
+}
+
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    /// The current (not yet consumed) token.
+    tok: Token<'a>,
+    graph: Graph,
+}
+
+impl<'a> Parser<'a> {
+    fn bump(&mut self) -> Result<Token<'a>> {
+        let next = self.lexer.next_token()?;
+        Ok(std::mem::replace(&mut self.tok, next))
+    }
+
+    fn unexpected(&self, expected: &str) -> IrError {
+        self.tok
+            .pos
+            .error(format!("expected {expected}, found {}", self.tok.tok))
+    }
+
+    fn eat(&mut self, tok: Tok) -> Result<bool> {
+        let found = self.tok.tok == tok;
+        if found {
+            self.bump()?;
+        }
+        Ok(found)
+    }
+
+    fn expect(&mut self, c: char) -> Result<()> {
+        if self.eat(Tok::Punct(c))? {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("`{c}`")))
+        }
+    }
+
+    fn word(&mut self, expected: &str) -> Result<(&'a str, Pos)> {
+        match self.tok.tok {
+            Tok::Word(w) => Ok((w, self.bump()?.pos)),
+            _ => Err(self.unexpected(expected)),
+        }
+    }
+
+    fn skip_newlines(&mut self) -> Result<()> {
+        while self.tok.tok == Tok::Newline {
+            self.bump()?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the statement is over, without consuming the line end (so
+    /// that a lexical error on the next line is not reported first).
+    fn end_of_line(&self) -> Result<()> {
+        match self.tok.tok {
+            Tok::Newline | Tok::Eof => Ok(()),
+            _ => Err(self.unexpected("end of line")),
+        }
+    }
+
+    fn graph(mut self) -> Result<Graph> {
+        self.skip_newlines()?;
+        if !self.eat(Tok::Word("graph"))? {
+            return Err(self.unexpected("`graph`"));
+        }
+        let name = match self.tok.tok {
+            Tok::Word(w) => {
+                self.bump()?;
+                w
+            }
+            _ => "",
+        };
+        self.expect('{')?;
+        self.graph = Graph::new(name);
+        self.skip_newlines()?;
+        while self.tok.tok != Tok::Punct('}') {
+            if self.tok.tok == Tok::Eof {
+                return Err(self
+                    .tok
+                    .pos
+                    .error(format!("missing `}}` at the end of graph `{name}`")));
+            }
+            self.statement()?;
+            self.skip_newlines()?;
+        }
+        self.bump()?;
+        self.skip_newlines()?;
+        if self.tok.tok != Tok::Eof {
+            return Err(self.tok.pos.error(format!(
+                "unexpected {} after the closing `}}`",
+                self.tok.tok
+            )));
+        }
+        Ok(self.graph)
+    }
+
+    fn statement(&mut self) -> Result<()> {
+        let role = match self.tok.tok {
+            Tok::Word("input") => Role::Input,
+            Tok::Word("param") => Role::Param,
+            Tok::Word("state") => Role::State,
+            Tok::Word("const") => return self.constant(),
+            Tok::Word("output") => return self.output(),
+            Tok::Word("update") => return self.update(),
+            Tok::Value(_) => return self.op(),
+            _ => {
+                return Err(self.unexpected(
+                    "a statement (input, param, state, const, output, update or `%name: type = op ...`)",
+                ))
+            }
+        };
+        self.bump()?;
+        let (name, pos) = self.new_value()?;
+        self.expect(':')?;
+        let (ty, _) = self.ty()?;
+        self.end_of_line()?;
+        self.graph.arg(role, name, ty).map_err(|e| pos.wrap(e))?;
+        Ok(())
+    }
+
+    fn constant(&mut self) -> Result<()> {
+        self.bump()?;
+        let (name, pos) = self.new_value()?;
+        self.expect(':')?;
+        let (ty, _) = self.ty()?;
+        self.expect('=')?;
+        let literal_pos = self.tok.pos;
+        let (data, bare) = self.literal(ty.numel())?;
+        self.end_of_line()?;
+        if data.len() != ty.numel() {
+            let hint = if bare {
+                " (write splat(v) to fill it)"
+            } else {
+                ""
+            };
+            return Err(literal_pos.error(format!(
+                "const %{name}: {ty} needs {} values, got {}{hint}",
+                ty.numel(),
+                data.len()
+            )));
+        }
+        self.graph
+            .constant(name, ty, data)
+            .map_err(|e| pos.wrap(e))?;
+        Ok(())
+    }
+
+    /// A constant's elements, and whether they were written as a bare float.
+    fn literal(&mut self, numel: usize) -> Result<(Vec<f32>, bool)> {
+        match self.tok.tok {
+            Tok::Word("splat") => {
+                let pos = self.bump()?.pos;
+                self.expect('(')?;
+                let v = self.float()?;
+                self.expect(')')?;
+                if numel > MAX_SPLAT {
+                    return Err(pos.error(format!(
+                        "splat of {numel} elements is too large (at most {MAX_SPLAT})"
+                    )));
+                }
+                Ok((vec![v; numel], false))
+            }
+            Tok::Punct('[') => {
+                self.bump()?;
+                let mut data = Vec::new();
+                if self.eat(Tok::Punct(']'))? {
+                    return Ok((data, false));
+                }
+                loop {
+                    data.push(self.float()?);
+                    if self.eat(Tok::Punct(']'))? {
+                        return Ok((data, false));
+                    }
+                    if !self.eat(Tok::Punct(','))? {
+                        return Err(self.unexpected("`,` or `]`"));
+                    }
+                }
+            }
+            _ => Ok((vec![self.float()?], true)),
+        }
+    }
+
+    fn output(&mut self) -> Result<()> {
+        self.bump()?;
+        let (name, pos) = self.word("an output name")?;
+        self.expect('=')?;
+        let (value, _) = self.use_value()?;
+        self.end_of_line()?;
+        self.graph.add_output(name, value).map_err(|e| pos.wrap(e))
+    }
+
+    fn update(&mut self) -> Result<()> {
+        self.bump()?;
+        let (target, pos) = self.use_value()?;
+        if !self.eat(Tok::Arrow)? {
+            return Err(self.unexpected("`<-`"));
+        }
+        let (value, _) = self.use_value()?;
+        self.end_of_line()?;
+        self.graph
+            .add_update(target, value)
+            .map_err(|e| pos.wrap(e))
+    }
+
+    fn op(&mut self) -> Result<()> {
+        let (name, _) = self.new_value()?;
+        self.expect(':')?;
+        let (ty, ty_pos) = self.ty()?;
+        self.expect('=')?;
+        let (op_name, op_pos) = self.word("an op name")?;
+        let Some(keys) = attribute_keys(op_name) else {
+            return Err(op_pos.error(format!("unknown op `{op_name}`")));
+        };
+        let mut operands: Vec<(ValueId, Pos)> = Vec::new();
+        let mut attrs = Attrs {
+            op: op_name,
+            pos: op_pos,
+            items: Vec::new(),
+        };
+        if !matches!(self.tok.tok, Tok::Newline | Tok::Eof) {
+            loop {
+                match self.tok.tok {
+                    Tok::Value(_) if attrs.items.is_empty() => operands.push(self.use_value()?),
+                    Tok::Value(_) => {
+                        return Err(self.tok.pos.error("operands must come before attributes"))
+                    }
+                    Tok::Word(key) => self.attribute(key, keys, &mut attrs)?,
+                    _ => return Err(self.unexpected("an operand or an attribute")),
+                }
+                if !self.eat(Tok::Punct(','))? {
+                    break;
+                }
+            }
+        }
+        if !matches!(self.tok.tok, Tok::Newline | Tok::Eof) {
+            return Err(self.unexpected("`,` or end of line"));
+        }
+        let op = attrs.build()?;
+        if operands.len() != op.arity() {
+            let at = operands.get(op.arity()).map_or(op_pos, |&(_, p)| p);
+            let s = if op.arity() == 1 { "" } else { "s" };
+            return Err(at.error(format!(
+                "`{op_name}` takes {} operand{s}, got {}",
+                op.arity(),
+                operands.len()
+            )));
+        }
+        let ids: Vec<ValueId> = operands.iter().map(|&(v, _)| v).collect();
+        let id = self
+            .graph
+            .push_named_op(name, op, &ids)
+            .map_err(|e| op_pos.wrap(e))?;
+        let inferred = self.graph.ty(id);
+        if *inferred != ty {
+            return Err(ty_pos.error(format!(
+                "annotated type {ty} does not match the type `{op_name}` infers, {inferred}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `key=value`, with `key` the current token; the key must be one of the
+    /// op's and given once; the value's syntax follows from the key.
+    fn attribute(&mut self, key: &'a str, keys: &[&str], attrs: &mut Attrs<'a>) -> Result<()> {
+        let key_pos = self.bump()?.pos;
+        let op = attrs.op;
+        if !keys.contains(&key) {
+            return Err(key_pos.error(if keys.is_empty() {
+                format!("`{op}` takes no attributes, found `{key}`")
+            } else {
+                format!(
+                    "unknown attribute `{key}` for `{op}` (expected {})",
+                    keys.join(", ")
+                )
+            }));
+        }
+        if attrs.items.iter().any(|(k, _, _)| *k == key) {
+            return Err(key_pos.error(format!("duplicate attribute `{key}`")));
+        }
+        self.expect('=')?;
+        let pos = self.tok.pos;
+        let value = match key {
+            "exponent" => Attr::Float(self.float()?),
+            "keepdims" => Attr::Bool(self.choice(key, &[("true", true), ("false", false)])?),
+            "padding" => Attr::Padding(
+                self.choice(key, &[("same", Padding::Same), ("valid", Padding::Valid)])?,
+            ),
+            "layout" => {
+                Attr::Layout(self.choice(key, &[("nhwc", Layout::Nhwc), ("nchw", Layout::Nchw)])?)
+            }
+            _ => Attr::List(self.ints()?),
+        };
+        attrs.items.push((key, pos, value));
+        Ok(())
+    }
+
+    /// One of a fixed set of words.
+    fn choice<T: Copy>(&mut self, key: &str, options: &[(&str, T)]) -> Result<T> {
+        let found = match self.tok.tok {
+            Tok::Word(w) => options.iter().find(|(name, _)| *name == w),
+            _ => None,
+        };
+        if let Some(&(_, v)) = found {
+            self.bump()?;
+            return Ok(v);
+        }
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        Err(self.tok.pos.error(format!(
+            "attribute `{key}` expects {}, found {}",
+            names.join(" or "),
+            self.tok.tok
+        )))
+    }
+
+    /// A value name being defined.
+    fn new_value(&mut self) -> Result<(&'a str, Pos)> {
+        let Tok::Value(name) = self.tok.tok else {
+            return Err(self.unexpected("a value name like `%x`"));
+        };
+        let pos = self.bump()?.pos;
+        if self.graph.lookup(name).is_some() {
+            return Err(pos.error(format!("duplicate value name %{name}")));
+        }
+        Ok((name, pos))
+    }
+
+    /// A reference to a value defined earlier.
+    fn use_value(&mut self) -> Result<(ValueId, Pos)> {
+        let Tok::Value(name) = self.tok.tok else {
+            return Err(self.unexpected("a value name like `%x`"));
+        };
+        let pos = self.bump()?.pos;
+        match self.graph.lookup(name) {
+            Some(id) => Ok((id, pos)),
+            None => Err(pos.error(format!("undefined value %{name}"))),
+        }
+    }
+
+    fn ty(&mut self) -> Result<(TensorType, Pos)> {
+        let (name, pos) = self.word("a type like `f32[2,3]`")?;
+        let Some(dtype) = DType::from_name(name) else {
+            return Err(pos.error(format!("unknown element type `{name}` (expected f32)")));
+        };
+        let shape = Shape::new(self.ints()?);
+        check_numel(&shape, pos)?;
+        Ok((TensorType { dtype, shape }, pos))
+    }
+
+    /// `[a,b,...]` of non-negative integers.
+    fn ints(&mut self) -> Result<Vec<usize>> {
+        self.expect('[')?;
+        let mut items = Vec::new();
+        if self.eat(Tok::Punct(']'))? {
+            return Ok(items);
+        }
+        loop {
+            items.push(self.int()?);
+            if self.eat(Tok::Punct(']'))? {
+                return Ok(items);
+            }
+            if !self.eat(Tok::Punct(','))? {
+                return Err(self.unexpected("`,` or `]`"));
+            }
+        }
+    }
+
+    /// A non-negative integer; at most `u32::MAX`, so that no shape
+    /// arithmetic in inference can overflow.
+    fn int(&mut self) -> Result<usize> {
+        match self.tok.tok {
+            Tok::Word(w) if w.bytes().all(|b| b.is_ascii_digit()) => match w.parse::<u32>() {
+                Ok(v) => {
+                    self.bump()?;
+                    Ok(v as usize)
+                }
+                Err(_) => Err(self.tok.pos.error(format!("integer {w} is too large"))),
+            },
+            _ => Err(self.unexpected("a non-negative integer")),
+        }
+    }
+
+    /// A float in Rust syntax (`1.0`, `-3e-7`, `inf`, `NaN`).
+    fn float(&mut self) -> Result<f32> {
+        match self.tok.tok {
+            Tok::Word(w) => match w.parse::<f32>() {
+                Ok(v) => {
+                    self.bump()?;
+                    Ok(v)
+                }
+                Err(_) => Err(self.unexpected("a number")),
+            },
+            _ => Err(self.unexpected("a number")),
+        }
+    }
 }

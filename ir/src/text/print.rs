@@ -65,7 +65,12 @@ pub(crate) fn float(v: f32) -> String {
 fn const_literal(data: &[f32]) -> String {
     match data {
         [v] => float(*v),
-        [first, rest @ ..] if rest.iter().all(|v| v.to_bits() == first.to_bits()) => {
+        // All NaNs print alike, so they count as equal here too.
+        [first, rest @ ..]
+            if rest
+                .iter()
+                .all(|v| v.to_bits() == first.to_bits() || (v.is_nan() && first.is_nan())) =>
+        {
             format!("splat({})", float(*first))
         }
         _ => format!(

@@ -1,0 +1,673 @@
+//! The Graph API: names, outputs, updates, renaming, automatic names, the
+//! verifier on built graphs, dead-code elimination, liveness and Graphviz.
+
+use ndarray::{ArrayD, IxDyn};
+use triceratops_ir::analysis::{dataflow, eliminate_dead_code, live_values, to_dot};
+use triceratops_ir::interp::{evaluate, Inputs};
+use triceratops_ir::{
+    verify, CmpOp, ConvAttrs, Graph, IrError, Layout, NodeKind, Op, Padding, PoolAttrs, Role,
+    TensorType, Update, ValueId,
+};
+
+fn t(dims: &[usize]) -> TensorType {
+    TensorType::f32(dims.to_vec())
+}
+
+#[track_caller]
+fn graph_err<T: std::fmt::Debug>(r: triceratops_ir::Result<T>, needles: &[&str]) -> String {
+    match r {
+        Err(IrError::Graph(msg)) => {
+            for n in needles {
+                assert!(msg.contains(n), "`{msg}` should contain `{n}`");
+            }
+            msg
+        }
+        other => panic!("expected IrError::Graph, got {other:?}"),
+    }
+}
+
+// -------------------------------------------------------------------- names
+
+#[test]
+fn graph_names_are_sanitized() {
+    assert_eq!(Graph::new("mlp").name(), "mlp");
+    assert_eq!(Graph::new("my net/v2").name(), "my_net_v2");
+    assert_eq!(Graph::new("a.b-c_1").name(), "a.b-c_1");
+    let g = Graph::new("x");
+    assert!(g.is_empty());
+    assert_eq!(g.len(), 0);
+}
+
+#[test]
+fn duplicate_value_names_are_rejected() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    graph_err(g.input("x", [3]), &["duplicate", "%x"]);
+    graph_err(g.param("x", [2]), &["duplicate", "%x"]);
+    graph_err(g.state("x", [2]), &["duplicate"]);
+    graph_err(g.constant("x", t(&[1]), vec![1.0]), &["duplicate", "%x"]);
+    graph_err(
+        g.push_named_op("x", Op::Pow { exponent: 2.0 }, &[x]),
+        &["duplicate", "%x"],
+    );
+    // Nothing was added by the failures.
+    assert_eq!(g.len(), 1);
+    assert_eq!(g.lookup("x"), Some(x));
+    assert_eq!(*g.ty(x), t(&[2]));
+}
+
+#[test]
+fn invalid_names_are_rejected() {
+    let mut g = Graph::new("g");
+    for bad in ["", "a b", "x%", "%x", "é", "a,b", "a:b", "a\n", "(x)"] {
+        graph_err(g.input(bad, [1]), &["invalid name"]);
+    }
+    assert!(g.is_empty());
+    for good in ["x", "X9", "a.b-c_1", "0", "_", "-", ".", "layer1.weight"] {
+        g.input(good, [1])
+            .unwrap_or_else(|e| panic!("`{good}`: {e}"));
+    }
+    let x = g.lookup("x").unwrap();
+    graph_err(
+        g.push_named_op("bad name", Op::Pow { exponent: 1.0 }, &[x]),
+        &["invalid name"],
+    );
+    graph_err(g.constant("", t(&[]), vec![0.0]), &["invalid name"]);
+    graph_err(g.add_output("y y", x), &["invalid name"]);
+    graph_err(g.add_output("", x), &["invalid name"]);
+    graph_err(g.rename(x, "no way"), &["invalid name"]);
+    verify(&g).unwrap();
+}
+
+#[test]
+fn constants_must_match_their_type() {
+    let mut g = Graph::new("g");
+    graph_err(
+        g.constant("k", t(&[2, 2]), vec![1.0, 2.0, 3.0]),
+        &["%k", "f32[2,2]", "4", "3"],
+    );
+    graph_err(g.tensor([3], vec![]), &["3", "0"]);
+    assert!(g.is_empty());
+    let k = g
+        .constant("k", t(&[2, 2]), vec![1.0, 2.0, 3.0, 4.0])
+        .unwrap();
+    assert_eq!(g.node(k).kind, NodeKind::Const(vec![1.0, 2.0, 3.0, 4.0]));
+    let s = g.scalar(2.5).unwrap();
+    assert_eq!(*g.ty(s), t(&[]));
+    assert_eq!(g.node(s).kind, NodeKind::Const(vec![2.5]));
+}
+
+#[test]
+fn args_by_role_in_declaration_order() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [1]).unwrap();
+    let w = g.param("w", [1]).unwrap();
+    let m = g.state("m", [1]).unwrap();
+    let y = g.input("y", [1]).unwrap();
+    let b = g.param("b", [1]).unwrap();
+    let s = g.add(x, y).unwrap();
+    assert_eq!(g.args(Role::Input).collect::<Vec<_>>(), [x, y]);
+    assert_eq!(g.args(Role::Param).collect::<Vec<_>>(), [w, b]);
+    assert_eq!(g.args(Role::State).collect::<Vec<_>>(), [m]);
+    assert_eq!(g.node(w).kind, NodeKind::Arg(Role::Param));
+    assert_eq!(g.node(s).operands(), &[x, y]);
+    assert_eq!(g.node(x).operands(), &[] as &[ValueId]);
+    assert_eq!(g.node(x).op(), None);
+    assert_eq!(
+        g.ids().collect::<Vec<_>>(),
+        (0..6).map(ValueId).collect::<Vec<_>>()
+    );
+    assert_eq!(Role::Input.name(), "input");
+    assert_eq!(Role::Param.name(), "param");
+    assert_eq!(Role::State.name(), "state");
+}
+
+// ---------------------------------------------------------- automatic names
+
+#[test]
+fn automatic_op_names_are_node_indices() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    let a = g.neg(x).unwrap();
+    let b = g.exp(a).unwrap();
+    assert_eq!(g.value_name(a), "1");
+    assert_eq!(g.value_name(b), "2");
+    assert_eq!(g.lookup("2"), Some(b));
+    // A user-taken index name makes the next automatic name unique.
+    let _user = g
+        .push_named_op("4", Op::Pow { exponent: 2.0 }, &[x])
+        .unwrap(); // index 3
+    let c = g.neg(x).unwrap(); // index 4, "4" is taken
+    assert_eq!(g.value_name(c), "4_1");
+    let _user2 = g
+        .push_named_op("7", Op::Pow { exponent: 2.0 }, &[x])
+        .unwrap(); // index 5
+    let _user3 = g
+        .push_named_op("7_1", Op::Pow { exponent: 2.0 }, &[x])
+        .unwrap(); // index 6
+    let d = g.neg(x).unwrap(); // index 7: "7" and "7_1" are taken
+    assert_eq!(g.value_name(d), "7_2");
+    let e = g.neg(x).unwrap(); // index 8
+    assert_eq!(g.value_name(e), "8");
+    verify(&g).unwrap();
+}
+
+#[test]
+fn automatic_names_never_collide() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    // Take "2", "2_1" and "2_2" by hand, then index 2 needs a fresh name.
+    g.rename(x, "2").unwrap();
+    g.push_named_op("2_1", Op::Pow { exponent: 1.0 }, &[x])
+        .unwrap();
+    let y = g.neg(x).unwrap();
+    assert_eq!(g.len(), 3);
+    assert_ne!(g.value_name(y), "2");
+    assert_ne!(g.value_name(y), "2_1");
+    verify(&g).unwrap();
+}
+
+#[test]
+fn automatic_constant_names_never_collide() {
+    // Literals are named `c<index>`; if a user took that name (and the
+    // first fallback), the builder must still find a free name.
+    let mut g = Graph::new("g");
+    let c0 = g.scalar(1.0).unwrap();
+    assert_eq!(g.value_name(c0), "c0");
+    let t1 = g.tensor([2], vec![1.0, 2.0]).unwrap();
+    assert_eq!(g.value_name(t1), "c1");
+
+    let mut g = Graph::new("g");
+    g.input("c2", [1]).unwrap(); // index 0
+    g.input("c2_1", [1]).unwrap(); // index 1
+    let s = g
+        .scalar(3.0)
+        .expect("an automatic name is always available");
+    let name = g.value_name(s).to_string();
+    assert!(name != "c2" && name != "c2_1", "{name}");
+    let v = g
+        .tensor([2], vec![1.0, 2.0])
+        .expect("an automatic name is always available");
+    assert_ne!(g.value_name(v), name);
+    verify(&g).unwrap();
+    // And the constants are really there with their data.
+    assert_eq!(g.node(s).kind, NodeKind::Const(vec![3.0]));
+    assert_eq!(g.node(v).kind, NodeKind::Const(vec![1.0, 2.0]));
+}
+
+#[test]
+fn push_op_with_unknown_operand_is_a_graph_error() {
+    let mut g = Graph::new("net");
+    let x = g.input("x", [2]).unwrap();
+    let msg = graph_err(
+        g.push_op(Op::MatMul, &[x, ValueId(7)]),
+        &["matmul", "7", "net"],
+    );
+    assert!(msg.contains("does not exist"), "{msg}");
+    graph_err(g.neg(ValueId(1)), &["neg", "1"]);
+    graph_err(g.select(x, x, ValueId(3)), &["select", "3"]);
+    assert_eq!(g.len(), 1);
+}
+
+// -------------------------------------------------------- outputs and updates
+
+#[test]
+fn outputs() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    let y = g.neg(x).unwrap();
+    g.add_output("y", y).unwrap();
+    g.add_output("x_again", x).unwrap();
+    g.add_output("y2", y).unwrap(); // one value under two names is fine
+    graph_err(g.add_output("y", x), &["duplicate output", "y"]);
+    graph_err(g.add_output("z", ValueId(9)), &["9", "does not exist"]);
+    assert_eq!(
+        g.outputs(),
+        &[
+            ("y".to_string(), y),
+            ("x_again".to_string(), x),
+            ("y2".to_string(), y)
+        ]
+    );
+    assert_eq!(g.output("y"), Some(y));
+    assert_eq!(g.output("x_again"), Some(x));
+    assert_eq!(g.output("nope"), None);
+    // Output names live in their own namespace: an output may share a value's name.
+    g.add_output("x", y).unwrap();
+    assert_eq!(g.output("x"), Some(y));
+    assert_eq!(g.lookup("x"), Some(x));
+    verify(&g).unwrap();
+}
+
+#[test]
+fn updates() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    let w = g.param("w", [2]).unwrap();
+    let m = g.state("m", [2]).unwrap();
+    let k = g.constant("k", t(&[2]), vec![1.0, 1.0]).unwrap();
+    let step = g.state("step", [0usize; 0]).unwrap();
+    let nw = g.sub(w, x).unwrap();
+    let nm = g.add(m, x).unwrap();
+    let one = g.scalar(1.0).unwrap();
+    let nstep = g.add(step, one).unwrap();
+    // Targets must be params or states.
+    graph_err(g.add_update(x, nw), &["%x", "not a param or state"]);
+    graph_err(g.add_update(k, nw), &["%k", "not a param or state"]);
+    graph_err(g.add_update(nw, nm), &["not a param or state"]);
+    // Types must match.
+    graph_err(g.add_update(w, nstep), &["%w", "f32[]", "f32[2]"]);
+    graph_err(g.add_update(step, nw), &["%step"]);
+    // Missing values.
+    graph_err(g.add_update(ValueId(99), nw), &["99"]);
+    graph_err(g.add_update(w, ValueId(99)), &["99"]);
+    assert!(g.updates().is_empty(), "failed updates are not recorded");
+    g.add_update(w, nw).unwrap();
+    g.add_update(m, nm).unwrap();
+    g.add_update(step, nstep).unwrap();
+    // At most one update per target.
+    graph_err(g.add_update(w, nm), &["%w", "more than once"]);
+    graph_err(g.add_update(w, nw), &["more than once"]);
+    // An update may write a target's own value (a no-op) and one value may
+    // feed two targets.
+    let mut h = Graph::new("h");
+    let a = h.param("a", [1]).unwrap();
+    let b = h.state("b", [1]).unwrap();
+    h.add_update(a, a).unwrap();
+    h.add_update(b, a).unwrap();
+    verify(&h).unwrap();
+    assert_eq!(
+        g.updates(),
+        &[
+            Update {
+                target: w,
+                value: nw
+            },
+            Update {
+                target: m,
+                value: nm
+            },
+            Update {
+                target: step,
+                value: nstep
+            },
+        ]
+    );
+    verify(&g).unwrap();
+}
+
+// -------------------------------------------------------------------- rename
+
+#[test]
+fn rename() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    let y = g.neg(x).unwrap();
+    g.add_output("out", y).unwrap();
+    g.rename(y, "negated").unwrap();
+    assert_eq!(g.value_name(y), "negated");
+    assert_eq!(g.node(y).name, "negated");
+    assert_eq!(g.lookup("negated"), Some(y));
+    assert_eq!(g.lookup("1"), None, "the old name is freed");
+    // The freed name can be reused.
+    let z = g
+        .push_named_op("1", Op::Pow { exponent: 3.0 }, &[x])
+        .unwrap();
+    assert_eq!(g.lookup("1"), Some(z));
+    // Renaming to the current name is a no-op; to another value's name fails.
+    g.rename(y, "negated").unwrap();
+    graph_err(g.rename(y, "x"), &["duplicate", "%x"]);
+    assert_eq!(g.value_name(y), "negated");
+    assert_eq!(g.lookup("x"), Some(x));
+    graph_err(g.rename(ValueId(42), "q"), &["42"]);
+    // Outputs refer to values, not names.
+    assert_eq!(g.output("out"), Some(y));
+    verify(&g).unwrap();
+    // The interpreter takes inputs by the new name.
+    g.rename(x, "input0").unwrap();
+    let inputs: Inputs<f64> = [(
+        "input0".to_string(),
+        ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0, -2.0]).unwrap(),
+    )]
+    .into_iter()
+    .collect();
+    let eval = evaluate::<f64>(&g, &inputs).unwrap();
+    assert_eq!(
+        eval.output("out").unwrap().as_slice().unwrap(),
+        &[-1.0, 2.0]
+    );
+}
+
+// ------------------------------------------------------------------ verifier
+
+/// A graph using every op, built with the builder.
+fn every_op_graph() -> Graph {
+    let mut g = Graph::new("every_op");
+    let x = g.input("x", [1, 4, 4, 2]).unwrap();
+    let w = g.param("w", [2, 2, 2, 3]).unwrap();
+    let m = g.state("m", [2, 2, 2, 3]).unwrap();
+    let conv = ConvAttrs {
+        strides: [2, 2],
+        padding: Padding::Same,
+        layout: Layout::Nhwc,
+    };
+    let pool = PoolAttrs {
+        window: [2, 2],
+        strides: [1, 1],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    let y = g.conv2d(x, w, conv).unwrap(); // [1,2,2,3]
+    let r = g.relu(y).unwrap();
+    let sg = g.sigmoid(r).unwrap();
+    let dx = g.conv2d_input_grad(sg, w, conv, [1, 4, 4, 2]).unwrap();
+    let dw = g.conv2d_filter_grad(x, sg, conv, [2, 2, 2, 3]).unwrap();
+    let p = g.maxpool2d(dx, pool).unwrap(); // [1,3,3,2]
+    let pg = g.maxpool2d_grad(dx, p, pool).unwrap();
+    let flat = g.reshape(pg, [16, 2]).unwrap();
+    let tr = g.transpose(flat, &[1, 0]).unwrap(); // [2,16]
+    let mm = g.matmul(tr, flat).unwrap(); // [2,2]
+    let pd = g.pad(mm, &[1, 0], &[0, 1]).unwrap(); // [3,3]
+    let sl = g.slice(pd, &[0, 0], &[2, 2]).unwrap(); // [2,2]
+    let sq = g.square(sl).unwrap();
+    let sm = g.reduce_sum(sq, &[1], true).unwrap(); // [2,1]
+    let mx = g.reduce_max(sq, &[0, 1], false).unwrap(); // []
+    let mxb = g.broadcast_to(mx, [2, 1]).unwrap();
+    let ratio = g.div(sm, mxb).unwrap();
+    let half = g.scalar(0.5).unwrap();
+    let cmp = g.compare(CmpOp::Gt, ratio, half).unwrap();
+    let sel = g.select(cmp, ratio, half).unwrap();
+    let pw = g.pow(sel, 1.5).unwrap();
+    let ex = g.exp(pw).unwrap();
+    let lg = g.log(ex).unwrap();
+    let tn = g.tanh(lg).unwrap();
+    let ab = g.abs(tn).unwrap();
+    let sq2 = g.sqrt(ab).unwrap();
+    let rs = g.rsqrt(ex).unwrap();
+    let rc = g.recip(ex).unwrap();
+    let ng = g.neg(rc).unwrap();
+    let mn = g.minimum(ng, rs).unwrap();
+    let mxm = g.maximum(mn, sq2).unwrap();
+    let out = g.mul(mxm, sq2).unwrap();
+    let lr = g.scalar(0.1).unwrap();
+    let step = g.mul(dw, lr).unwrap();
+    let nw = g.sub(w, step).unwrap();
+    let nm = g.add(m, dw).unwrap();
+    g.add_output("out", out).unwrap();
+    g.add_update(w, nw).unwrap();
+    g.add_update(m, nm).unwrap();
+    g
+}
+
+#[test]
+fn verify_accepts_built_graphs() {
+    let g = every_op_graph();
+    verify(&g).unwrap();
+    // Every op kind is present.
+    let mut names: Vec<&str> = g
+        .nodes()
+        .iter()
+        .filter_map(|n| n.op())
+        .map(Op::name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for op in [
+        "conv2d",
+        "conv2d_input_grad",
+        "conv2d_filter_grad",
+        "maxpool2d",
+        "maxpool2d_grad",
+        "reshape",
+        "transpose",
+        "matmul",
+        "pad",
+        "slice",
+        "reduce_sum",
+        "reduce_max",
+        "broadcast",
+        "gt",
+        "select",
+        "pow",
+        "exp",
+        "log",
+        "tanh",
+        "abs",
+        "sqrt",
+        "rsqrt",
+        "recip",
+        "neg",
+        "relu",
+        "sigmoid",
+        "square",
+        "min",
+        "max",
+        "mul",
+        "sub",
+        "add",
+        "div",
+    ] {
+        assert!(names.contains(&op), "missing {op}");
+    }
+    verify(&Graph::new("empty")).unwrap();
+    // A clone is equal and verifies.
+    let c = g.clone();
+    assert_eq!(c, g);
+    verify(&c).unwrap();
+}
+
+// --------------------------------------------------------- DCE and liveness
+
+fn array(shape: &[usize], data: Vec<f64>) -> ArrayD<f64> {
+    ArrayD::from_shape_vec(IxDyn(shape), data).unwrap()
+}
+
+/// x, w, unused input u, state s; y = x*w used; dead chain; update s <- s+1.
+fn dce_graph() -> Graph {
+    let mut g = Graph::new("dce");
+    let x = g.input("x", [2]).unwrap(); // 0
+    let w = g.param("w", [2]).unwrap(); // 1
+    let _u = g.input("u", [3]).unwrap(); // 2, unused
+    let s = g.state("s", [0usize; 0]).unwrap(); // 3
+    let dead_c = g.constant("dead_c", t(&[2]), vec![5.0, 6.0]).unwrap(); // 4
+    let y = g.mul(x, w).unwrap(); // 5
+    let dead1 = g.add(y, dead_c).unwrap(); // 6
+    let _dead2 = g.exp(dead1).unwrap(); // 7
+    let one = g.scalar(1.0).unwrap(); // 8
+    let ns = g.add(s, one).unwrap(); // 9
+    let z = g.neg(y).unwrap(); // 10
+    g.rename(z, "z").unwrap();
+    g.add_output("y", y).unwrap();
+    g.add_output("z", z).unwrap();
+    g.add_update(s, ns).unwrap();
+    g
+}
+
+#[test]
+fn live_values_marks_what_outputs_and_updates_need() {
+    let g = dce_graph();
+    let live = live_values(&g);
+    assert_eq!(live.len(), g.len());
+    //                  x     w     u      s     dead_c y     dead1  dead2  one   ns    z
+    let want = vec![
+        true, true, false, true, false, true, false, false, true, true, true,
+    ];
+    assert_eq!(live, want);
+    // No outputs or updates: nothing is live.
+    let mut h = Graph::new("h");
+    let a = h.input("a", [1]).unwrap();
+    h.neg(a).unwrap();
+    assert_eq!(live_values(&h), [false, false]);
+    // An update target is live even if its value does not use it.
+    let mut k = Graph::new("k");
+    let p = k.param("p", [1]).unwrap();
+    let c = k.constant("c", t(&[1]), vec![0.0]).unwrap();
+    k.add_update(p, c).unwrap();
+    assert_eq!(live_values(&k), [true, true]);
+}
+
+#[test]
+fn dataflow_edges_carry_operand_positions() {
+    let mut g = Graph::new("g");
+    let x = g.input("x", [2]).unwrap();
+    let y = g.input("y", [2]).unwrap();
+    let d = g.sub(y, x).unwrap();
+    let s = g.select(d, x, x).unwrap();
+    let flow = dataflow(&g);
+    assert_eq!(flow.node_count(), 4);
+    let mut edges: Vec<(usize, usize, usize)> = flow
+        .raw_edges()
+        .iter()
+        .map(|e| (e.source().index(), e.target().index(), e.weight))
+        .collect();
+    edges.sort_unstable();
+    assert_eq!(
+        edges,
+        [
+            (0, d.index(), 1),
+            (0, s.index(), 1),
+            (0, s.index(), 2),
+            (1, d.index(), 0),
+            (d.index(), s.index(), 0),
+        ]
+    );
+    for id in g.ids() {
+        assert_eq!(flow[petgraph_index(id)], id);
+    }
+}
+
+fn petgraph_index(id: ValueId) -> petgraph::graph::NodeIndex {
+    petgraph::graph::NodeIndex::new(id.index())
+}
+
+#[test]
+fn dead_code_elimination() {
+    let g = dce_graph();
+    let d = eliminate_dead_code(&g);
+    verify(&d).unwrap();
+    let names: Vec<&str> = d.nodes().iter().map(|n| n.name.as_str()).collect();
+    // Dead ops and the dead const are gone; every argument stays, in order.
+    assert_eq!(names, ["x", "w", "u", "s", "5", "c8", "9", "z"]);
+    assert_eq!(d.name(), "dce");
+    assert_eq!(d.args(Role::Input).count(), 2);
+    assert_eq!(d.args(Role::Param).count(), 1);
+    assert_eq!(d.args(Role::State).count(), 1);
+    // Outputs and updates are kept, remapped to the new ids.
+    let outs: Vec<(&str, &str)> = d
+        .outputs()
+        .iter()
+        .map(|(n, v)| (n.as_str(), d.value_name(*v)))
+        .collect();
+    assert_eq!(outs, [("y", "5"), ("z", "z")]);
+    assert_eq!(d.updates().len(), 1);
+    assert_eq!(d.value_name(d.updates()[0].target), "s");
+    assert_eq!(d.value_name(d.updates()[0].value), "9");
+    // Types are preserved.
+    for node in d.nodes() {
+        let old = g.lookup(&node.name).unwrap();
+        assert_eq!(node.ty, *g.ty(old), "%{}", node.name);
+        assert_eq!(node.op(), g.node(old).op(), "%{}", node.name);
+    }
+    // Interpreter results are unchanged.
+    let inputs: Inputs<f64> = [
+        ("x".to_string(), array(&[2], vec![1.5, -2.0])),
+        ("w".to_string(), array(&[2], vec![2.0, 3.0])),
+        ("u".to_string(), array(&[3], vec![0.0; 3])),
+        ("s".to_string(), array(&[], vec![7.0])),
+    ]
+    .into_iter()
+    .collect();
+    let before = evaluate::<f64>(&g, &inputs).unwrap();
+    let after = evaluate::<f64>(&d, &inputs).unwrap();
+    for name in ["y", "z"] {
+        assert_eq!(before.output(name), after.output(name), "{name}");
+    }
+    assert_eq!(after.output("y").unwrap().as_slice().unwrap(), &[3.0, -6.0]);
+    assert_eq!(after.output("z").unwrap().as_slice().unwrap(), &[-3.0, 6.0]);
+    let ub: Vec<_> = before.updates().map(|(n, a)| (n, a.clone())).collect();
+    let ua: Vec<_> = after.updates().map(|(n, a)| (n, a.clone())).collect();
+    assert_eq!(ub, ua);
+    assert_eq!(ua[0].1.iter().copied().collect::<Vec<_>>(), [8.0]);
+    // DCE is idempotent.
+    assert_eq!(eliminate_dead_code(&d), d);
+}
+
+#[test]
+fn dead_code_elimination_keeps_results_of_a_large_graph() {
+    let g = every_op_graph();
+    let d = eliminate_dead_code(&g);
+    verify(&d).unwrap();
+    assert!(d.len() <= g.len());
+    let inputs: Inputs<f64> = [
+        (
+            "x".to_string(),
+            array(
+                &[1, 4, 4, 2],
+                (0..32).map(|i| (i as f64 * 0.37).sin()).collect(),
+            ),
+        ),
+        (
+            "w".to_string(),
+            array(
+                &[2, 2, 2, 3],
+                (0..24).map(|i| (i as f64 * 0.91).cos()).collect(),
+            ),
+        ),
+        ("m".to_string(), array(&[2, 2, 2, 3], vec![0.5; 24])),
+    ]
+    .into_iter()
+    .collect();
+    let before = evaluate::<f64>(&g, &inputs).unwrap();
+    let after = evaluate::<f64>(&d, &inputs).unwrap();
+    assert_eq!(before.output("out"), after.output("out"));
+    let ub: Vec<_> = before.updates().map(|(n, a)| (n, a.clone())).collect();
+    let ua: Vec<_> = after.updates().map(|(n, a)| (n, a.clone())).collect();
+    assert_eq!(ub, ua);
+    // The same graph with one output dropped loses that output's cone.
+    let mut h = Graph::new("h");
+    let x = h.input("x", [2]).unwrap();
+    let a = h.exp(x).unwrap();
+    let b = h.log(x).unwrap();
+    h.add_output("a", a).unwrap();
+    let _ = b;
+    let dh = eliminate_dead_code(&h);
+    assert_eq!(dh.len(), 2);
+    assert!(dh.lookup(h.value_name(b)).is_none());
+}
+
+// -------------------------------------------------------------------- dot
+
+#[test]
+fn graphviz_export() {
+    let mut g = Graph::new("net");
+    let x = g.input("x", [2, 3]).unwrap();
+    let w = g.param("w", [3, 2]).unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let k = g.constant("k", t(&[3, 2]), vec![0.0; 6]).unwrap();
+    let nw = g.add(w, k).unwrap();
+    g.add_output("y", y).unwrap();
+    g.add_update(w, nw).unwrap();
+    let dot = to_dot(&g);
+    assert!(dot.starts_with("digraph \"net\" {"), "{dot}");
+    assert!(dot.trim_end().ends_with('}'), "{dot}");
+    for needle in [
+        "n0 [label=\"%x = input : f32[2,3]\"];",
+        "n1 [label=\"%w = param : f32[3,2]\"];",
+        "n2 [label=\"%2 = matmul : f32[2,2]\"];",
+        "n3 [label=\"%k = const : f32[3,2]\"];",
+        "n4 [label=\"%4 = add : f32[3,2]\"];",
+        "n0 -> n2;",
+        "n1 -> n2;",
+        "n1 -> n4;",
+        "n3 -> n4;",
+        "out0 [label=\"output y\", shape=ellipse];",
+        "n2 -> out0;",
+        "upd0 [label=\"update %w\", shape=ellipse];",
+        "n4 -> upd0;",
+    ] {
+        assert!(dot.contains(needle), "missing `{needle}` in\n{dot}");
+    }
+    let _ = (x, y);
+    // Exactly the four dataflow edges plus one output and one update edge.
+    assert_eq!(dot.matches("->").count(), 6, "{dot}");
+}
