@@ -23,6 +23,9 @@ pub enum IrError {
         col: usize,
         message: String,
     },
+    /// A gradient that cannot be built (non-scalar loss, non-differentiable op).
+    #[error("gradient: {0}")]
+    Grad(String),
     /// Wrong or missing inputs given to the interpreter.
     #[error("interpreter: {0}")]
     Interp(String),

@@ -8,6 +8,7 @@
 //! - [`interp`]: the reference interpreter on ndarray, in f32 or f64.
 
 pub mod analysis;
+pub mod autodiff;
 pub mod builder;
 pub mod error;
 pub mod geometry;
@@ -19,6 +20,7 @@ pub mod text;
 pub mod types;
 pub mod verify;
 
+pub use autodiff::grad;
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, NodeKind, Role, Update, ValueId};
 pub use op::{BinaryOp, CmpOp, ConvAttrs, Layout, Op, Padding, PoolAttrs, UnaryOp};
