@@ -1,0 +1,32 @@
+//! Snapshots of whole train-step graphs (forward, loss, backward, optimizer
+//! update) of a tiny model. Each was read against the Keras update formulas
+//! when accepted.
+
+use triceratops::compile::{train_step_graph, CompileSpec};
+use triceratops::ir::text::print;
+use triceratops::keras::losses::Loss;
+use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::keras::{Dense, Sequential};
+
+/// Dense(2) on 3 features, MSE, batch 4.
+fn train_step(optimizer: Optimizer) -> String {
+    let mut model = Sequential::new("tiny", &[3]);
+    model.add(Dense::new(2)).unwrap();
+    let spec = CompileSpec {
+        optimizer,
+        loss: Loss::MeanSquaredError,
+        metrics: vec![],
+    };
+    let (graph, _) = train_step_graph(&model, &spec, 4).unwrap();
+    print(&graph)
+}
+
+#[test]
+fn adam_train_step() {
+    insta::assert_snapshot!(train_step(Optimizer::adam(Convention::Keras)));
+}
+
+#[test]
+fn rmsprop_train_step() {
+    insta::assert_snapshot!(train_step(Optimizer::rmsprop(Convention::Keras)));
+}
