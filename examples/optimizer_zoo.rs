@@ -1,17 +1,21 @@
 //! The lecture's optimizers side by side: the same model (784-32-10 on 2,000
 //! real MNIST digits), the same initial weights and the same batch order,
 //! trained with SGD, momentum, AdaGrad, RMSProp and Adam, each with its
-//! Keras defaults. Prints the training loss per epoch, one column each.
+//! Keras defaults, plus Adam without bias correction (the lecture's figure of
+//! what the correction does early on). Prints the training loss per epoch,
+//! one column each, and draws all curves into `optimizer_zoo.svg` (or the
+//! path given as the second argument; `.png` works too).
 //!
-//! Run with `cargo run --release --example optimizer_zoo [epochs]`.
+//! Run with `cargo run --release --example optimizer_zoo [epochs] [plot]`.
 
 use std::path::Path;
 
 use triceratops::data::{mnist_test_set, Dataset};
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
-use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::keras::optimizers::{Convention, Kind, Optimizer};
 use triceratops::keras::{Activation, Dense, Sequential};
+use triceratops::plot::draw;
 use triceratops::train::Silent;
 use triceratops::{FitOptions, Result};
 
@@ -44,6 +48,7 @@ fn main() -> Result<()> {
         Optimizer::adagrad(c),
         Optimizer::rmsprop(c),
         Optimizer::adam(c),
+        Optimizer::adam(c).with_bias_correction(false),
     ];
     let options = FitOptions {
         epochs,
@@ -52,7 +57,13 @@ fn main() -> Result<()> {
     };
     let mut columns = Vec::new();
     for optimizer in zoo {
-        let name = optimizer.name();
+        let name = match optimizer.kind {
+            Kind::Adam {
+                bias_correction: false,
+                ..
+            } => "adam, no bias corr.",
+            _ => optimizer.name(),
+        };
         let lr = optimizer.learning_rate;
         let loss = Loss::CategoricalCrossentropy { from_logits: false };
         let mut m = model()?.compile(optimizer, loss, &[Metric::Accuracy])?;
@@ -62,15 +73,24 @@ fn main() -> Result<()> {
 
     print!("{:>5}", "epoch");
     for (name, _) in &columns {
-        print!("{name:>18}");
+        print!("{name:>26}");
     }
     println!();
     for e in 0..epochs {
         print!("{:>5}", e + 1);
         for (_, losses) in &columns {
-            print!("{:>18.4}", losses[e]);
+            print!("{:>26.4}", losses[e]);
         }
         println!();
     }
+    let path = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "optimizer_zoo.svg".into());
+    let path = Path::new(&path);
+    draw(
+        path,
+        &[("training loss, same model and data", "loss", columns)],
+    )?;
+    println!("wrote {}", path.display());
     Ok(())
 }

@@ -14,6 +14,8 @@ pub mod compile;
 pub mod data;
 pub mod error;
 pub mod keras;
+pub mod models;
+pub mod plot;
 pub mod train;
 
 pub use error::{Error, Result};

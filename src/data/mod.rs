@@ -1,7 +1,26 @@
 //! Data sets as arrays: loaders for real file formats, plus the small
 //! transforms training needs (one-hot labels, train/validation splits).
+//!
+//! Formats:
+//! - IDX ([`idx`]), gzipped or not: MNIST through [`mnist_test_set`] or
+//!   [`load_idx_dataset`]. Fashion-MNIST, KMNIST and EMNIST use the same
+//!   format (u8 images `[n, 28, 28]`, u8 labels `[n]`) and load with
+//!   [`load_idx_dataset`] unchanged, e.g. `load_idx_dataset(&dir.join(
+//!   "t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz"), 10)`
+//!   (EMNIST with its own class count).
+//! - CIFAR-10 binary batches ([`cifar`]): [`load_cifar10_batches`].
+//! - NumPy `.npy` ([`npy`]): [`read_npy`], [`load_npy_dataset`].
+//!
+//! Every malformed file is an [`Error::Data`] that names the file and says
+//! what is wrong; no loader panics on bad input, and none allocates more
+//! than the file actually holds because a header says so.
 
+pub mod cifar;
 pub mod idx;
+pub mod npy;
+
+pub use cifar::load_cifar10_batches;
+pub use npy::{load_npy_dataset, read_npy};
 
 use std::path::Path;
 
@@ -56,34 +75,63 @@ pub fn one_hot(labels: &[u8], classes: usize) -> Result<Array2<f32>> {
 
 /// The MNIST images of `dir` (`t10k-images-idx3-ubyte[.gz]` and labels)
 /// as `[n, 28, 28]` pixels scaled to 0..1 and one-hot `[n, 10]` labels.
+/// Works for a Fashion-MNIST directory too (same file names and format).
 pub fn mnist_test_set(dir: &Path) -> Result<Dataset> {
-    let images = idx::read_idx(&find(dir, "t10k-images-idx3-ubyte")?)?;
-    let labels = idx::read_idx(&find(dir, "t10k-labels-idx1-ubyte")?)?;
-    mnist_from_idx(images, labels)
+    load_idx_dataset(
+        &find(dir, "t10k-images-idx3-ubyte")?,
+        &find(dir, "t10k-labels-idx1-ubyte")?,
+        10,
+    )
 }
 
-fn mnist_from_idx(images: idx::Idx, labels: idx::Idx) -> Result<Dataset> {
-    let (ipath, lpath) = (images.path.clone(), labels.path.clone());
-    if images.dims.len() != 3 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
+/// Images and labels from two IDX files (gzipped or not), as MNIST and
+/// Fashion-MNIST publish them: `x` is `[n, rows, cols]` scaled to 0..1, `y`
+/// one-hot `[n, classes]`.
+///
+/// Errors ([`Error::Data`], naming the offending file): anything
+/// [`idx::read_idx`] rejects, images that are not 3-D or labels that are not
+/// 1-D, a different number of images and labels, a label `>= classes`.
+pub fn load_idx_dataset(images: &Path, labels: &Path, classes: usize) -> Result<Dataset> {
+    if classes == 0 {
+        return Err(Error::Config("classes must be at least 1".into()));
+    }
+    let images = idx::read_idx(images)?;
+    let labels = idx::read_idx(labels)?;
+    if images.dims.len() != 3 {
         return Err(Error::Data {
-            path: ipath,
+            path: images.path,
             message: format!(
-                "expected images [n, rows, cols] and labels [n]; got {:?} and {:?} ({})",
-                images.dims,
-                labels.dims,
-                lpath.display()
+                "expected images [n, rows, cols], got dimensions {:?}",
+                images.dims
             ),
         });
     }
+    if labels.dims.len() != 1 {
+        return Err(Error::Data {
+            path: labels.path,
+            message: format!("expected labels [n], got dimensions {:?}", labels.dims),
+        });
+    }
+    if images.dims[0] != labels.dims[0] {
+        return Err(Error::Data {
+            path: labels.path,
+            message: format!(
+                "count mismatch: {} labels but {} images in {}",
+                labels.dims[0],
+                images.dims[0],
+                images.path.display()
+            ),
+        });
+    }
+    let y = one_hot(&labels.data, classes).map_err(|e| Error::Data {
+        path: labels.path.clone(),
+        message: e.to_string(),
+    })?;
     let x = ArrayD::from_shape_vec(
         IxDyn(&images.dims),
         images.data.iter().map(|&p| p as f32 / 255.0).collect(),
     )
     .expect("read_idx checked the size");
-    let y = one_hot(&labels.data, 10).map_err(|e| Error::Data {
-        path: lpath,
-        message: e.to_string(),
-    })?;
     Ok(Dataset { x, y: y.into_dyn() })
 }
 

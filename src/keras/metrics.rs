@@ -5,7 +5,7 @@
 use super::losses::Loss;
 use crate::ir::{CmpOp, Graph, Result, ValueId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Metric {
     /// Keras' `"accuracy"`: resolved from the loss and output shape (below).
     Accuracy,

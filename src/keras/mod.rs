@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod optimizers;
 pub mod sequential;
 mod summary;
+pub mod to_json;
 
 pub use activations::Activation;
 pub use layers::{

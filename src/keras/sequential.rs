@@ -85,7 +85,8 @@ impl Sequential {
     pub fn add_named(&mut self, name: &str, layer: impl Into<Layer>) -> Result<&mut Sequential> {
         let layer = layer.into();
         if self.layers.iter().any(|l| l.name == name) {
-            return Err(Error::Config(format!("duplicate layer name `{name}`")));
+            let message = format!("model `{}` already has a layer named `{name}`", self.name);
+            return Err(layer_error(name, &layer, message));
         }
         if name.is_empty() || !name.chars().all(crate::ir::graph::is_name_char) {
             return Err(Error::Config(format!(

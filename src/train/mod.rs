@@ -54,6 +54,14 @@ impl Default for FitOptions {
     }
 }
 
+/// The exact position of the trainer's ChaCha8 RNG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RngState {
+    pub seed: [u8; 32],
+    pub stream: u64,
+    pub word_pos: u128,
+}
+
 /// A compiled executable plus the dropout noise it expects.
 struct Step {
     exe: Box<dyn Executable>,
@@ -68,6 +76,9 @@ pub struct Model {
     /// Params, optimizer slots and the step counter, by graph name.
     pub state: Tensors,
     rng: ChaCha8Rng,
+    /// Epochs completed by `fit` over the model's life (resumed runs continue
+    /// the count, as Keras' `initial_epoch`).
+    pub epochs_done: usize,
     train: HashMap<usize, Step>,
     eval: HashMap<usize, Step>,
     predict: HashMap<usize, Step>,
@@ -124,10 +135,26 @@ impl Model {
             backend,
             state,
             rng,
+            epochs_done: 0,
             train: HashMap::new(),
             eval: HashMap::new(),
             predict: HashMap::new(),
         })
+    }
+
+    /// The RNG's exact position (for checkpoints that resume bit for bit).
+    pub fn rng_state(&self) -> RngState {
+        RngState {
+            seed: self.rng.get_seed(),
+            stream: self.rng.get_stream(),
+            word_pos: self.rng.get_word_pos(),
+        }
+    }
+
+    pub fn set_rng_state(&mut self, state: &RngState) {
+        self.rng = ChaCha8Rng::from_seed(state.seed);
+        self.rng.set_stream(state.stream);
+        self.rng.set_word_pos(state.word_pos);
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -198,7 +225,9 @@ impl Model {
         }
         let RunResult { outputs, updates } = step.exe.run(&inputs)?;
         let logs = self.logs(&outputs);
-        if !logs.loss.is_finite() {
+        // An update can overflow even when the loss it came from is finite.
+        let finite = |a: &ArrayD<f32>| a.iter().all(|v| v.is_finite());
+        if !logs.loss.is_finite() || !updates.values().all(finite) {
             return Err(Error::NonFinite {
                 loss: logs.loss,
                 epoch,
@@ -247,16 +276,31 @@ impl Model {
                         "validation_split must be in [0, 1), got {fraction}"
                     )));
                 }
-                let keep = n - (n as f64 * *fraction as f64) as usize;
-                let (t, v) = data.split_at(keep);
-                (t, (!v.is_empty()).then_some(v))
+                if *fraction == 0.0 {
+                    (data.clone(), None)
+                } else {
+                    // Keras 3: `floor(n * (1 - split))` in Python floats; the
+                    // f32 goes through its decimal form so 0.1 stays 0.1.
+                    let f: f64 = fraction.to_string().parse().expect("a float");
+                    let keep = (n as f64 * (1.0 - f)).floor() as usize;
+                    if keep == 0 || keep == n {
+                        return Err(Error::Config(format!(
+                            "validation_split={fraction} leaves {keep} of {n} samples for training: \
+                             not enough to split into training and validation sets"
+                        )));
+                    }
+                    let (t, v) = data.split_at(keep);
+                    (t, Some(v))
+                }
             }
         };
         let mut history = History::default();
         let samples = train.len();
         let steps = samples.div_ceil(options.batch_size);
-        for epoch in 1..=options.epochs {
-            callback.on_epoch_begin(epoch, options.epochs, steps);
+        let first = self.epochs_done + 1;
+        let last = self.epochs_done + options.epochs;
+        for epoch in first..=last {
+            callback.on_epoch_begin(epoch, last, steps);
             let start = Instant::now();
             let mut order: Vec<usize> = (0..samples).collect();
             if options.shuffle {
@@ -282,6 +326,7 @@ impl Model {
             };
             callback.on_epoch_end(&log);
             history.epochs.push(log);
+            self.epochs_done = epoch;
         }
         Ok(history)
     }

@@ -186,6 +186,10 @@ macro_rules! into_layer {
 into_layer!(Dense => Dense, Conv2D => Conv2D, MaxPooling2D => MaxPooling2D, Flatten => Flatten, ActivationLayer => Activation, Dropout => Dropout);
 
 fn shape_str(s: &[usize]) -> String {
+    if s.is_empty() {
+        // Python's repr of a one-element tuple.
+        return "(None,)".into();
+    }
     let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
     format!("(None, {})", dims.join(", "))
 }
