@@ -73,13 +73,13 @@ fn main() -> Result<()> {
 
     print!("{:>5}", "epoch");
     for (name, _) in &columns {
-        print!("{name:>26}");
+        print!("{name:>28}");
     }
     println!();
     for e in 0..epochs {
         print!("{:>5}", e + 1);
         for (_, losses) in &columns {
-            print!("{:>26.4}", losses[e]);
+            print!("{:>28.4}", losses[e]);
         }
         println!();
     }

@@ -10,6 +10,8 @@
 //! - [`data`]: data-set loaders.
 
 pub mod backend;
+pub mod checkpoint;
+pub mod cli;
 pub mod compile;
 pub mod data;
 pub mod error;

@@ -59,6 +59,8 @@ fn chart<DB: DrawingBackend>(
         .build_cartesian_2d(1f32..epochs.max(2) as f32, (lo - pad)..(hi + pad))
         .map_err(|e| e.to_string())?;
     c.configure_mesh()
+        .x_labels(epochs.clamp(2, 10))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("epoch")
         .y_desc(y_label)
         .draw()
@@ -66,7 +68,9 @@ fn chart<DB: DrawingBackend>(
     for (i, (name, values)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points = values.iter().enumerate().map(|(e, &v)| ((e + 1) as f32, v));
-        c.draw_series(LineSeries::new(points, color.stroke_width(2)))
+        c.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
+        c.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))
             .map_err(|e| e.to_string())?
             .label(name.as_str())
             .legend(move |(x, y)| {

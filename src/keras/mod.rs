@@ -2,6 +2,7 @@
 
 pub mod activations;
 pub mod initializers;
+pub mod json;
 pub mod layers;
 pub mod losses;
 pub mod metrics;

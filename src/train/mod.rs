@@ -166,6 +166,13 @@ impl Model {
         self.state["step"][[]] as u64
     }
 
+    fn check_batch_size(batch_size: usize) -> Result<()> {
+        if batch_size == 0 {
+            return Err(Error::Config("batch_size must be positive".into()));
+        }
+        Ok(())
+    }
+
     fn check_data(&self, x: &ArrayD<f32>, y: Option<&ArrayD<f32>>) -> Result<usize> {
         let n = x.shape().first().copied().unwrap_or(0);
         if x.shape()[1.min(x.ndim())..] != self.model.input_shape[..] || x.ndim() == 0 {
@@ -260,9 +267,7 @@ impl Model {
         options: &FitOptions,
         callback: &mut dyn Callback,
     ) -> Result<History> {
-        if options.batch_size == 0 {
-            return Err(Error::Config("batch_size must be positive".into()));
-        }
+        Self::check_batch_size(options.batch_size)?;
         let n = self.check_data(&data.x, Some(&data.y))?;
         let (train, validation) = match &options.validation {
             Validation::None => (data.clone(), None),
@@ -356,10 +361,11 @@ impl Model {
 
     /// Loss and metrics over `data`, in batches, without updating anything.
     pub fn evaluate(&mut self, data: &Dataset, batch_size: usize) -> Result<Logs> {
+        Self::check_batch_size(batch_size)?;
         let n = self.check_data(&data.x, Some(&data.y))?;
         let mut mean = Mean::default();
-        for start in (0..n).step_by(batch_size.max(1)) {
-            let end = (start + batch_size.max(1)).min(n);
+        for start in (0..n).step_by(batch_size) {
+            let end = (start + batch_size).min(n);
             let batch = data.slice(start, end);
             let mut inputs = self.params_only();
             inputs.insert("x".into(), batch.x);
@@ -377,10 +383,11 @@ impl Model {
 
     /// The model's outputs for `x`, computed in batches.
     pub fn predict(&mut self, x: &ArrayD<f32>, batch_size: usize) -> Result<ArrayD<f32>> {
+        Self::check_batch_size(batch_size)?;
         let n = self.check_data(x, None)?;
         let mut parts = Vec::new();
-        for start in (0..n).step_by(batch_size.max(1)) {
-            let end = (start + batch_size.max(1)).min(n);
+        for start in (0..n).step_by(batch_size) {
+            let end = (start + batch_size).min(n);
             let mut inputs = self.params_only();
             inputs.insert(
                 "x".into(),

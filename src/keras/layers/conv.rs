@@ -5,7 +5,6 @@
 use super::{keras_shape, pair, DataFormat, LowerCtx, ParamSpec};
 use crate::ir::geometry::window;
 use crate::ir::{ConvAttrs, Graph, Layout, Padding, PoolAttrs, Result, ValueId};
-use crate::keras::initializers::Initializer;
 use crate::keras::Activation;
 
 fn layout(format: DataFormat) -> Layout {
@@ -132,19 +131,7 @@ impl Conv2D {
     pub(super) fn params(&self, input: &[usize]) -> Vec<ParamSpec> {
         let c = hwc(input, self.data_format).map_or(0, |[_, _, c]| c);
         let kernel = vec![self.kernel_size[0], self.kernel_size[1], c, self.filters];
-        let mut params = vec![ParamSpec {
-            name: "kernel",
-            init: Initializer::glorot_uniform(&kernel),
-            shape: kernel,
-        }];
-        if self.use_bias {
-            params.push(ParamSpec {
-                name: "bias",
-                shape: vec![self.filters],
-                init: Initializer::Zeros,
-            });
-        }
-        params
+        ParamSpec::kernel_and_bias(kernel, self.use_bias)
     }
 
     pub(super) fn lower(&self, g: &mut Graph, x: ValueId, ctx: &LowerCtx) -> Result<ValueId> {

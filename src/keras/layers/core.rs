@@ -2,7 +2,6 @@
 
 use super::{keras_shape, LowerCtx, Mode, ParamSpec};
 use crate::ir::{CmpOp, Graph, Result, ValueId};
-use crate::keras::initializers::Initializer;
 use crate::keras::Activation;
 
 /// `activation(x @ kernel + bias)` over the last axis.
@@ -49,19 +48,7 @@ impl Dense {
 
     pub(super) fn params(&self, input: &[usize]) -> Vec<ParamSpec> {
         let kernel = vec![*input.last().unwrap_or(&0), self.units];
-        let mut params = vec![ParamSpec {
-            name: "kernel",
-            init: Initializer::glorot_uniform(&kernel),
-            shape: kernel,
-        }];
-        if self.use_bias {
-            params.push(ParamSpec {
-                name: "bias",
-                shape: vec![self.units],
-                init: Initializer::Zeros,
-            });
-        }
-        params
+        ParamSpec::kernel_and_bias(kernel, self.use_bias)
     }
 
     pub(super) fn lower(&self, g: &mut Graph, x: ValueId, ctx: &LowerCtx) -> Result<ValueId> {

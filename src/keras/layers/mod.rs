@@ -46,6 +46,27 @@ pub struct ParamSpec {
     pub init: Initializer,
 }
 
+impl ParamSpec {
+    /// Keras' `kernel` (Glorot-uniform) and, if used, `bias` (zeros, one per
+    /// output unit: the kernel's last axis).
+    pub fn kernel_and_bias(kernel: Vec<usize>, use_bias: bool) -> Vec<ParamSpec> {
+        let units = kernel.last().copied().unwrap_or(0);
+        let mut params = vec![ParamSpec {
+            name: "kernel",
+            init: Initializer::glorot_uniform(&kernel),
+            shape: kernel,
+        }];
+        if use_bias {
+            params.push(ParamSpec {
+                name: "bias",
+                shape: vec![units],
+                init: Initializer::Zeros,
+            });
+        }
+        params
+    }
+}
+
 /// Whether the graph is for training (dropout active) or inference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -1,0 +1,106 @@
+//! `--data` specs: bundled data by name, or files by format.
+//!
+//! | spec | data |
+//! | --- | --- |
+//! | `mnist` | the bundled real MNIST test set (10,000 digits, 28x28) |
+//! | `mnist32` | the same, zero-padded to 32x32 and repeated over 3 channels |
+//! | `line` | 256 samples of `y = 2x + 1` plus a small deterministic wiggle |
+//! | `idx:IMAGES,LABELS` | MNIST or Fashion-MNIST IDX files (gzipped or not) |
+//! | `cifar10:BATCH[,BATCH...]` | CIFAR-10 binary batches |
+//! | `npy:X,Y` | NumPy arrays; integer class labels in `Y` are one-hot encoded |
+//!
+//! The samples are then fitted to the model's input shape: a channels-last
+//! image is transposed for a channels-first model, and otherwise any shape
+//! with the same number of elements is reshaped (28x28 -> 784).
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, ArrayD, Axis, IxDyn};
+
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result};
+use crate::keras::DataFormat;
+
+fn bundled_mnist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+fn two_paths(spec: &str, rest: &str) -> Result<(PathBuf, PathBuf)> {
+    match rest.split_once(',') {
+        Some((a, b)) => Ok((PathBuf::from(a), PathBuf::from(b))),
+        None => Err(Error::Config(format!(
+            "data spec `{spec}` needs two comma-separated files"
+        ))),
+    }
+}
+
+/// Loads the data a spec names (before fitting it to a model).
+pub fn load(spec: &str) -> Result<Dataset> {
+    if let Some(rest) = spec.strip_prefix("idx:") {
+        let (images, labels) = two_paths(spec, rest)?;
+        return data::load_idx_dataset(&images, &labels, 10);
+    }
+    if let Some(rest) = spec.strip_prefix("cifar10:") {
+        let paths: Vec<PathBuf> = rest.split(',').map(PathBuf::from).collect();
+        return data::cifar::load_cifar10_batches(&paths, DataFormat::ChannelsLast);
+    }
+    if let Some(rest) = spec.strip_prefix("npy:") {
+        let (x, y) = two_paths(spec, rest)?;
+        return data::npy::load_npy_dataset(&x, &y, Some(10));
+    }
+    match spec {
+        "mnist" => data::mnist_test_set(&bundled_mnist()),
+        "mnist32" => {
+            let d = data::mnist_test_set(&bundled_mnist())?;
+            let padded = data::pad_images(&d.x, 2).insert_axis(Axis(3));
+            let n = padded.shape()[0];
+            let x = padded
+                .broadcast(IxDyn(&[n, 32, 32, 3]))
+                .expect("one channel repeats to three")
+                .to_owned();
+            Ok(Dataset { x, y: d.y })
+        }
+        "line" => {
+            let x = Array1::linspace(-1.0f32, 1.0, 256);
+            let y = x.mapv(|v| 2.0 * v + 1.0)
+                + Array1::from_shape_fn(256, |i| 0.05 * (7.0 * i as f32).sin());
+            Ok(Dataset {
+                x: x.insert_axis(Axis(1)).into_dyn(),
+                y: y.insert_axis(Axis(1)).into_dyn(),
+            })
+        }
+        other => Err(Error::Config(format!(
+            "unknown data `{other}`: use mnist, mnist32, line, idx:IMAGES,LABELS, cifar10:FILES or npy:X,Y"
+        ))),
+    }
+}
+
+/// Reshapes or transposes samples to the model's input shape, or explains
+/// why they cannot fit.
+pub fn conform(x: ArrayD<f32>, input: &[usize]) -> Result<ArrayD<f32>> {
+    let n = x.shape()[0];
+    let sample = x.shape()[1..].to_vec();
+    if sample == input {
+        return Ok(x);
+    }
+    if let ([h, w, c], [c2, h2, w2]) = (sample.as_slice(), input) {
+        if (h, w, c) == (h2, w2, c2) {
+            return Ok(x
+                .permuted_axes(IxDyn(&[0, 3, 1, 2]))
+                .as_standard_layout()
+                .into_owned());
+        }
+    }
+    if sample.iter().product::<usize>() == input.iter().product::<usize>() {
+        let mut shape = vec![n];
+        shape.extend(input);
+        return Ok(x
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&shape))
+            .expect("same element count"));
+    }
+    Err(Error::Config(format!(
+        "data samples of shape {sample:?} do not fit the model's input {input:?}"
+    )))
+}
