@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, TensorView};
@@ -45,17 +46,17 @@ fn data_error(path: &Path, message: impl Into<String>) -> Error {
 pub fn save(path: &Path, model: &Model, extra: &BTreeMap<String, String>) -> Result<()> {
     let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
     let record = CompileRecord {
-        optimizer: model.spec.optimizer,
-        loss: model.spec.loss,
+        optimizer: model.spec().optimizer,
+        loss: model.spec().loss,
         metrics: model
-            .spec
+            .spec()
             .metrics
             .iter()
             .map(|(n, _)| n.to_string())
             .collect(),
     };
     meta.insert("format".into(), FORMAT.into());
-    meta.insert("model".into(), to_json::to_json(&model.model));
+    meta.insert("model".into(), to_json::to_json(model.sequential()));
     meta.insert(
         "compile".into(),
         serde_json::to_string(&record).expect("plain data"),
@@ -86,9 +87,11 @@ pub fn save(path: &Path, model: &Model, extra: &BTreeMap<String, String>) -> Res
     write_atomically(path, &encoded)
 }
 
-/// Temp file in the target's folder, fsync, rename: the target is always
-/// either the old complete file or the new complete file.
+/// Temp file in the target's folder, fsync, rename, fsync of the folder:
+/// the target is always either the old complete file or the new complete
+/// file, and the rename itself survives a crash.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -96,22 +99,27 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| data_error(path, "not a file path"))?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let io = |e: std::io::Error| data_error(path, format!("cannot write checkpoint: {e}"));
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        SAVES.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp: PathBuf = dir.join(format!(".{}.tmp-{unique}", name.to_string_lossy()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // Persist the directory entry too (not possible on every platform).
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result.map_err(|e: std::io::Error| data_error(path, format!("cannot write checkpoint: {e}")))
 }
 
 /// A model restored from a checkpoint, with the caller's `extra` strings.

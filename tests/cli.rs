@@ -970,6 +970,8 @@ fn resume_with_model_is_an_error() {
         ["--model", "mnist-mlp"],
         ["--optimizer", "sgd"],
         ["--loss", "mse"],
+        ["--convention", "pytorch"],
+        ["--seed", "7"],
     ] {
         let mut args = vec!["train", "--resume", "A.safetensors"];
         args.extend(flag);
@@ -1236,4 +1238,45 @@ fn a_failed_save_leaves_nothing_behind() {
     assert!(!out.stdout.contains("saved checkpoint"), "{}", out.stdout);
     assert_eq!(entries(dir.path()), ["ck.safetensors"]);
     assert!(dir.path().join("ck.safetensors").is_dir());
+}
+
+#[test]
+fn sparse_crossentropy_trains_from_the_cli() {
+    // The loaders give one-hot labels; the sparse loss gets class indices.
+    let out = ok(&[
+        "train",
+        "--model",
+        "mnist-mlp",
+        "--loss",
+        "sparse_categorical_crossentropy",
+        "--epochs",
+        "1",
+        "--limit",
+        "300",
+        "--batch-size",
+        "50",
+    ]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("val_accuracy"))
+        .expect(&out);
+    assert!(metric(line, "accuracy") > 0.1, "{out}");
+}
+
+#[test]
+fn output_paths_are_checked_before_training() {
+    rejected(
+        &["train", "--model", "linreg", "--plot", "curves.txt"],
+        &["--plot", ".svg or .png"],
+    );
+    rejected(
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--save",
+            "/nonexistent/dir/ck.safetensors",
+        ],
+        &["folder does not exist"],
+    );
 }

@@ -648,7 +648,7 @@ fn sparse_categorical_crossentropy_trains_with_f32_labels() {
         14,
     );
     assert_eq!(
-        m.spec.metrics,
+        m.spec().metrics,
         vec![("accuracy", Metric::SparseCategoricalAccuracy)]
     );
     // One-hot targets do not fit a sparse loss.
@@ -688,4 +688,95 @@ fn sparse_categorical_crossentropy_trains_with_f32_labels() {
         (acc - correct as f64 / 90.0).abs() < 1e-6,
         "{acc} vs {correct}/90"
     );
+}
+
+// ------------------------------------------------- review regressions
+
+#[test]
+fn sparse_labels_must_be_class_indices() {
+    let sparse = Loss::SparseCategoricalCrossentropy { from_logits: false };
+    let x = array(&[4, 2], |i| i as f32 * 0.1);
+    for bad in [3.0, -1.0, 2.5, f32::NAN] {
+        let mut m = model(
+            classifier(),
+            Optimizer::sgd(Convention::Keras),
+            sparse,
+            &[],
+            0,
+        );
+        let y = array(&[4], |i| if i == 2 { bad } else { 1.0 });
+        let msg = config_error(m.train_on_batch(x.clone(), y.clone()));
+        assert!(msg.contains("index 2") && msg.contains("0..3"), "{msg}");
+        let msg = config_error(m.evaluate(&Dataset { x: x.clone(), y }, 4));
+        assert!(msg.contains("sparse label"), "{msg}");
+    }
+}
+
+#[test]
+fn dropout_rate_outside_zero_one_is_a_layer_error() {
+    for rate in [-0.5, 1.0, 1.5, f32::NAN] {
+        let mut m = Sequential::new("d", &[4]);
+        let err = m.add(triceratops::keras::Dropout::new(rate)).unwrap_err();
+        assert!(matches!(err, Error::Layer { .. }), "{err:?}");
+        assert!(err.to_string().contains("rate must be in [0, 1)"), "{err}");
+    }
+}
+
+#[test]
+fn models_too_large_to_allocate_are_refused() {
+    let mut m = Sequential::new("huge", &[1 << 20]);
+    m.add(Dense::new(1 << 20)).unwrap();
+    let err = Model::new(
+        m,
+        Optimizer::sgd(Convention::Keras),
+        Loss::MeanSquaredError,
+        &[],
+        Box::new(Interpreter),
+        0,
+    )
+    .err()
+    .expect("a 2^40-parameter model is refused");
+    assert!(err.to_string().contains("parameters"), "{err}");
+}
+
+#[test]
+fn a_metric_that_does_not_fit_the_targets_is_an_error() {
+    // Sparse accuracy with one-hot (categorical) targets: refused when
+    // compiling, instead of comparing class indices with one-hot rows.
+    let err = Model::new(
+        classifier(),
+        Optimizer::sgd(Convention::Keras),
+        Loss::CategoricalCrossentropy { from_logits: false },
+        &[Metric::SparseCategoricalAccuracy],
+        Box::new(Interpreter),
+        0,
+    )
+    .err()
+    .expect("mismatched metric");
+    assert!(
+        err.to_string().contains("sparse_categorical_accuracy"),
+        "{err}"
+    );
+}
+
+#[test]
+fn set_learning_rate_changes_the_step_without_recompiling() {
+    let data = regression(16, 3);
+    let build = || {
+        model(
+            linear(3),
+            Optimizer::sgd(Convention::Keras),
+            Loss::MeanSquaredError,
+            &[],
+            0,
+        )
+    };
+    let (mut a, mut b) = (build(), build());
+    a.set_learning_rate(0.0);
+    a.train_on_batch(data.x.clone(), data.y.clone()).unwrap();
+    b.train_on_batch(data.x.clone(), data.y.clone()).unwrap();
+    let before = build().state["dense.kernel"].clone();
+    assert_eq!(a.state["dense.kernel"], before, "lr 0 leaves the weights");
+    assert_ne!(b.state["dense.kernel"], before, "lr 0.01 moves them");
+    assert_eq!(a.spec().optimizer.learning_rate, 0.0);
 }

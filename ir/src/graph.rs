@@ -174,10 +174,12 @@ impl Graph {
 
     /// Adds a literal tensor of type `ty` (row-major `data`).
     pub fn constant(&mut self, name: &str, ty: TensorType, data: Vec<f32>) -> Result<ValueId> {
-        if data.len() != ty.numel() {
+        if ty.shape.checked_numel() != Some(data.len()) {
             return Err(IrError::Graph(format!(
                 "const %{name}: {ty} needs {} values, got {}",
-                ty.numel(),
+                ty.shape
+                    .checked_numel()
+                    .map_or("too many".to_string(), |n| n.to_string()),
                 data.len()
             )));
         }
@@ -297,6 +299,12 @@ impl Graph {
 
     fn push_node(&mut self, name: String, ty: TensorType, kind: NodeKind) -> Result<ValueId> {
         check_name(&name)?;
+        if ty.shape.checked_numel().is_none() {
+            return Err(IrError::Graph(format!(
+                "%{name}: shape {} has too many elements",
+                ty.shape
+            )));
+        }
         if self.by_name.contains_key(&name) {
             return Err(IrError::Graph(format!("duplicate value name %{name}")));
         }

@@ -24,7 +24,11 @@ pub fn infer_type(op: &Op, operands: &[&TensorType]) -> Result<TensorType> {
     if let Some(t) = operands.iter().find(|t| t.dtype != DType::F32) {
         return Err(fail(format!("element type {} is not supported", t.dtype)));
     }
-    infer_shape(op, operands).map(TensorType::f32).map_err(fail)
+    let shape = infer_shape(op, operands).map_err(&fail)?;
+    if shape.checked_numel().is_none() {
+        return Err(fail(format!("result shape {shape} has too many elements")));
+    }
+    Ok(TensorType::f32(shape))
 }
 
 fn shapes<'a>(operands: &[&'a TensorType]) -> Vec<&'a [usize]> {
@@ -45,15 +49,15 @@ fn infer_shape(op: &Op, operands: &[&TensorType]) -> Result<Shape, String> {
         }
         Op::Broadcast { shape, dims } => broadcast(s[0], shape, dims),
         Op::Reshape { shape } => {
+            // Operand counts fit usize (checked when they were made).
             let from: usize = s[0].iter().product();
-            if from != shape.numel() {
-                return Err(format!(
-                    "cannot reshape {} elements into {shape} ({} elements)",
-                    from,
-                    shape.numel()
-                ));
+            match shape.checked_numel() {
+                Some(to) if to == from => Ok(shape.clone()),
+                to => Err(format!(
+                    "cannot reshape {from} elements into {shape} ({} elements)",
+                    to.map_or("too many".to_string(), |n| n.to_string())
+                )),
             }
-            Ok(shape.clone())
         }
         Op::Transpose { perm } => {
             check_permutation(perm, s[0].len())?;
@@ -64,11 +68,11 @@ fn infer_shape(op: &Op, operands: &[&TensorType]) -> Result<Shape, String> {
         Op::Pad { low, high } => {
             check_rank_list("low", low, s[0].len())?;
             check_rank_list("high", high, s[0].len())?;
-            Ok(Shape::new(
-                (0..s[0].len())
-                    .map(|i| s[0][i] + low[i] + high[i])
-                    .collect::<Vec<_>>(),
-            ))
+            let dims = (0..s[0].len())
+                .map(|i| s[0][i].checked_add(low[i])?.checked_add(high[i]))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("padded extent overflows")?;
+            Ok(Shape::new(dims))
         }
         Op::Slice { start, end } => {
             check_rank_list("start", start, s[0].len())?;

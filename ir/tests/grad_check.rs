@@ -1381,3 +1381,32 @@ fn gradients_of_repeated_intermediate_and_loss_values() -> Result<()> {
     assert_eq!(scalar_of(ev.value(grads[3])), 1.0);
     Ok(())
 }
+
+#[test]
+fn a_gradient_that_is_a_forward_value_keeps_its_name() {
+    // d exp(w)/dw = exp(w): the gradient is the forward value %loss itself,
+    // which must not be renamed to grad.w.
+    let mut g = Graph::new("exp");
+    let w = g.param("w", []).unwrap();
+    let e = g.exp(w).unwrap();
+    g.rename(e, "loss").unwrap();
+    let d = grad(&mut g, e, &[w]).unwrap()[0];
+    assert_eq!(d, e);
+    assert_eq!(g.lookup("loss"), Some(e));
+}
+
+#[test]
+fn pow_zero_has_a_zero_gradient_even_at_zero() {
+    let mut g = Graph::new("pow0");
+    let x = g.param("x", [2]).unwrap();
+    let y = g.pow(x, 0.0).unwrap();
+    let loss = g.reduce_sum(y, &[0], false).unwrap();
+    let d = grad(&mut g, loss, &[x]).unwrap()[0];
+    g.add_output("d", d).unwrap();
+    let inputs: HashMap<String, ArrayD<f64>> = HashMap::from([(
+        "x".to_string(),
+        ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.0, 2.0]).unwrap(),
+    )]);
+    let eval = evaluate(&g, &inputs).unwrap();
+    assert_eq!(eval.output("d").unwrap().as_slice().unwrap(), &[0.0, 0.0]);
+}

@@ -671,3 +671,25 @@ fn graphviz_export() {
     // Exactly the four dataflow edges plus one output and one update edge.
     assert_eq!(dot.matches("->").count(), 6, "{dot}");
 }
+
+#[test]
+fn shapes_whose_element_count_overflows_are_errors_not_panics() {
+    let mut g = Graph::new("huge");
+    // The argument itself is refused: its element count does not fit usize.
+    assert!(g.input("x", [1 << 40, 1 << 40]).is_err());
+    let x = g.input("x", [1 << 20, 1 << 20]).unwrap();
+    // A reshape target that overflows, and padding that overflows an extent.
+    assert!(matches!(
+        g.reshape(x, [1 << 40, 1 << 40, 4]),
+        Err(IrError::Type { .. })
+    ));
+    let v = g.input("v", [3]).unwrap();
+    assert!(matches!(
+        g.pad(v, &[usize::MAX], &[1]),
+        Err(IrError::Type { .. })
+    ));
+    // A broadcast to a shape that overflows.
+    assert!(g.broadcast_to(v, [1 << 40, 1 << 40, 3]).is_err());
+    // A constant whose type overflows.
+    assert!(g.tensor([1 << 33, 1 << 33], vec![]).is_err());
+}

@@ -1559,3 +1559,34 @@ fn zero_sized_extents() {
     let y = unary_run::<f64>(&[2, 0], &[], |g, x| g.reduce_sum(x, &[1], true).unwrap());
     expect(&y, &[2, 1], &[0.0, 0.0]);
 }
+
+/// max/min order -0 below +0 whichever operand holds it (IEEE 754-2019
+/// maximum/minimum), so relu(-0) = +0 and a JIT's fmax can match bit for bit.
+#[test]
+fn signed_zeros_are_ordered_in_max_min_and_relu() {
+    let mut g = Graph::new("zeros");
+    let a = g.input("a", [2]).unwrap();
+    let b = g.input("b", [2]).unwrap();
+    let max = g.maximum(a, b).unwrap();
+    let min = g.minimum(a, b).unwrap();
+    let relu = g.relu(a).unwrap();
+    g.add_output("max", max).unwrap();
+    g.add_output("min", min).unwrap();
+    g.add_output("relu", relu).unwrap();
+    let arr = |v: [f32; 2]| ArrayD::from_shape_vec(IxDyn(&[2]), v.to_vec()).unwrap();
+    let inputs = Inputs::from([
+        ("a".into(), arr([0.0, -0.0])),
+        ("b".into(), arr([-0.0, 0.0])),
+    ]);
+    let eval = evaluate(&g, &inputs).unwrap();
+    let signs = |name: &str| -> Vec<bool> {
+        eval.output(name)
+            .unwrap()
+            .iter()
+            .map(|v| v.is_sign_negative())
+            .collect()
+    };
+    assert_eq!(signs("max"), [false, false]);
+    assert_eq!(signs("min"), [true, true]);
+    assert_eq!(signs("relu"), [false, false]);
+}

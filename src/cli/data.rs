@@ -34,11 +34,14 @@ fn two_paths(spec: &str, rest: &str) -> Result<(PathBuf, PathBuf)> {
     }
 }
 
-/// Loads the data a spec names (before fitting it to a model).
-pub fn load(spec: &str) -> Result<Dataset> {
+/// Loads the data a spec names (before fitting it to a model). `classes`
+/// is the model's class count when its targets are classes: IDX labels are
+/// one-hot encoded with it (10 when not given), NPY integer labels too
+/// (kept as stored when not given).
+pub fn load(spec: &str, classes: Option<usize>) -> Result<Dataset> {
     if let Some(rest) = spec.strip_prefix("idx:") {
         let (images, labels) = two_paths(spec, rest)?;
-        return data::load_idx_dataset(&images, &labels, 10);
+        return data::load_idx_dataset(&images, &labels, classes.unwrap_or(10));
     }
     if let Some(rest) = spec.strip_prefix("cifar10:") {
         let paths: Vec<PathBuf> = rest.split(',').map(PathBuf::from).collect();
@@ -46,7 +49,7 @@ pub fn load(spec: &str) -> Result<Dataset> {
     }
     if let Some(rest) = spec.strip_prefix("npy:") {
         let (x, y) = two_paths(spec, rest)?;
-        return data::npy::load_npy_dataset(&x, &y, Some(10));
+        return data::npy::load_npy_dataset(&x, &y, classes);
     }
     match spec {
         "mnist" => data::mnist_test_set(&bundled_mnist()),
@@ -75,23 +78,40 @@ pub fn load(spec: &str) -> Result<Dataset> {
     }
 }
 
+/// The dims other than extent-1 ones (so 28x28 and 28x28x1 compare equal).
+fn squeezed(dims: &[usize]) -> Vec<usize> {
+    dims.iter().copied().filter(|&d| d != 1).collect()
+}
+
 /// Reshapes or transposes samples to the model's input shape, or explains
-/// why they cannot fit.
+/// why they cannot fit. Reshaping is only done where it keeps every pixel in
+/// place — flattening for a rank-1 input, or adding/removing extent-1 axes —
+/// and images in the other channel order are transposed.
 pub fn conform(x: ArrayD<f32>, input: &[usize]) -> Result<ArrayD<f32>> {
     let n = x.shape()[0];
     let sample = x.shape()[1..].to_vec();
     if sample == input {
         return Ok(x);
     }
-    if let ([h, w, c], [c2, h2, w2]) = (sample.as_slice(), input) {
-        if (h, w, c) == (h2, w2, c2) {
-            return Ok(x
-                .permuted_axes(IxDyn(&[0, 3, 1, 2]))
-                .as_standard_layout()
-                .into_owned());
+    let transposed = |perm: [usize; 4]| {
+        x.view()
+            .permuted_axes(IxDyn(&perm))
+            .as_standard_layout()
+            .into_owned()
+    };
+    if let (&[a, b, c], &[d, e, f]) = (sample.as_slice(), input) {
+        // channels-last data, channels-first model: (h, w, c) -> (c, h, w).
+        if (a, b, c) == (e, f, d) {
+            return Ok(transposed([0, 3, 1, 2]));
+        }
+        // channels-first data, channels-last model: (c, h, w) -> (h, w, c).
+        if (a, b, c) == (f, d, e) {
+            return Ok(transposed([0, 2, 3, 1]));
         }
     }
-    if sample.iter().product::<usize>() == input.iter().product::<usize>() {
+    let flatten = input.len() == 1;
+    let same_count = sample.iter().product::<usize>() == input.iter().product::<usize>();
+    if same_count && (flatten || squeezed(&sample) == squeezed(input)) {
         let mut shape = vec![n];
         shape.extend(input);
         return Ok(x
@@ -103,4 +123,37 @@ pub fn conform(x: ArrayD<f32>, input: &[usize]) -> Result<ArrayD<f32>> {
     Err(Error::Config(format!(
         "data samples of shape {sample:?} do not fit the model's input {input:?}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iota(shape: &[usize]) -> ArrayD<f32> {
+        let n = shape.iter().product();
+        ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(|v| v as f32).collect()).unwrap()
+    }
+
+    #[test]
+    fn conform_transposes_images_between_channel_orders() {
+        // (h, w, c) = (2, 3, 4) data for a channels-first (4, 2, 3) model and back.
+        let x = iota(&[1, 2, 3, 4]);
+        let cf = conform(x.clone(), &[4, 2, 3]).unwrap();
+        assert_eq!(cf[[0, 1, 0, 2]], x[[0, 0, 2, 1]]);
+        let back = conform(cf, &[2, 3, 4]).unwrap();
+        assert_eq!(back, x);
+    }
+
+    #[test]
+    fn conform_reshapes_only_where_pixels_stay_in_place() {
+        let x = iota(&[2, 28, 28]);
+        assert_eq!(conform(x.clone(), &[784]).unwrap().shape(), [2, 784]);
+        assert_eq!(
+            conform(x.clone(), &[28, 28, 1]).unwrap().shape(),
+            [2, 28, 28, 1]
+        );
+        // Same element count, but a reshape would scramble the image.
+        assert!(conform(x, &[14, 56]).is_err());
+        assert!(conform(iota(&[1, 3, 4, 5]), &[4, 3, 5]).is_err());
+    }
 }

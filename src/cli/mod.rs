@@ -62,9 +62,10 @@ pub struct Recipe {
     /// Learning rate (default: the optimizer's).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
-    /// Whose optimizer formulas and defaults to use.
-    #[arg(long, value_enum, default_value = "keras")]
-    pub convention: ConventionChoice,
+    /// Whose optimizer formulas and defaults to use [default: keras]. A
+    /// built-in model keeps its own learning rate in either convention.
+    #[arg(long, value_enum)]
+    pub convention: Option<ConventionChoice>,
     /// mse, half_sse, categorical_crossentropy or sparse_categorical_crossentropy.
     #[arg(long)]
     pub loss: Option<String>,
@@ -103,9 +104,9 @@ pub enum Command {
         /// Use only the first N samples of the data.
         #[arg(long)]
         limit: Option<usize>,
-        /// Seed of weights, shuffling and dropout.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed of weights, shuffling and dropout [default: 0].
+        #[arg(long)]
+        seed: Option<u64>,
         #[arg(long, value_enum, default_value = "interp")]
         backend: BackendChoice,
         /// Write loss/accuracy curves to this .svg or .png file.

@@ -63,7 +63,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let restored = checkpoint::load(&checkpoint, Box::new(Interpreter))?;
             let spec = data.or_else(|| restored.extra.get("data").cloned());
             let mut model = restored.model;
-            let data = prepare(spec.as_deref(), &model.model, limit)?;
+            let data = prepare(spec.as_deref(), &model, limit)?;
             let logs = model.evaluate(&data, batch_size)?;
             println!("{} samples - {logs}", data.len());
             Ok(())
@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let restored = checkpoint::load(&checkpoint, Box::new(Interpreter))?;
             let spec = data.or_else(|| restored.extra.get("data").cloned());
             let mut model = restored.model;
-            let data = prepare(spec.as_deref(), &model.model, Some(count))?;
+            let data = prepare(spec.as_deref(), &model, Some(count))?;
             let pred = model.predict(&data.x, 128)?;
             print_predictions(&pred, &data);
             Ok(())
@@ -139,8 +139,8 @@ fn settings(recipe: &Recipe) -> Result<Settings> {
     };
     let Resolved { model, recipe: own } = resolve(model)?;
     let convention = match recipe.convention {
-        ConventionChoice::Keras => Convention::Keras,
-        ConventionChoice::Pytorch => Convention::PyTorch,
+        None | Some(ConventionChoice::Keras) => Convention::Keras,
+        Some(ConventionChoice::Pytorch) => Convention::PyTorch,
     };
     let mut optimizer = match (&recipe.optimizer, &own) {
         (Some(name), _) => Optimizer::from_name(name, convention).ok_or_else(|| {
@@ -148,8 +148,12 @@ fn settings(recipe: &Recipe) -> Result<Settings> {
                 "unknown optimizer `{name}`: use sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw"
             ))
         })?,
-        (None, Some(b)) if recipe.convention == ConventionChoice::Keras => b.optimizer,
-        (None, Some(b)) => Optimizer::from_name(b.optimizer.name(), convention).expect("own name"),
+        (None, Some(b)) if convention == b.optimizer.convention => b.optimizer,
+        // The recipe's optimizer in the other convention (its defaults), but
+        // with the recipe's own learning rate.
+        (None, Some(b)) => Optimizer::from_name(b.optimizer.name(), convention)
+            .expect("built-in optimizers have names")
+            .with_learning_rate(b.optimizer.learning_rate),
         // Keras' compile() default.
         (None, None) => Optimizer::rmsprop(convention),
     };
@@ -228,20 +232,56 @@ fn compile(recipe: &Recipe, emit: Emit) -> Result<()> {
     Ok(())
 }
 
-/// Loads a data spec, keeps the first `limit` samples, fits it to `model`.
-fn prepare(spec: Option<&str>, model: &Sequential, limit: Option<usize>) -> Result<Dataset> {
+/// Loads a data spec, keeps the first `limit` samples, and fits it to the
+/// model: inputs to its input shape, class labels one-hot for categorical
+/// cross-entropy or as indices for the sparse loss.
+fn prepare(spec: Option<&str>, model: &Model, limit: Option<usize>) -> Result<Dataset> {
     let Some(spec) = spec else {
         return Err(Error::Config("--data is required for this model".into()));
     };
-    let mut data = load(spec)?;
+    let loss = model.spec().loss;
+    let units = model
+        .sequential()
+        .output_shape()
+        .last()
+        .copied()
+        .unwrap_or(1);
+    let classes = match loss {
+        Loss::CategoricalCrossentropy { .. } | Loss::SparseCategoricalCrossentropy { .. } => {
+            Some(units)
+        }
+        _ => None,
+    };
+    let mut data = load(spec, classes)?;
+    if let Loss::SparseCategoricalCrossentropy { .. } = loss {
+        data.y = class_indices(data.y);
+    }
     if let Some(n) = limit {
         if n == 0 {
             return Err(Error::Config("--limit must be positive".into()));
         }
         data = data.slice(0, n.min(data.len()));
     }
-    let x = conform(data.x, &model.input_shape)?;
+    let x = conform(data.x, &model.sequential().input_shape)?;
     Ok(Dataset { x, y: data.y })
+}
+
+/// One-hot rows `[n, c]` as class indices `[n]` (first maximum); other
+/// shapes are returned unchanged.
+fn class_indices(y: ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
+    if y.ndim() != 2 {
+        return y;
+    }
+    let indices = y.map_axis(Axis(1), |row| {
+        row.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc },
+            )
+            .0 as f32
+    });
+    indices.into_dyn()
 }
 
 struct TrainRun<'a> {
@@ -249,24 +289,57 @@ struct TrainRun<'a> {
     epochs: Option<usize>,
     validation_split: Option<f32>,
     limit: Option<usize>,
-    seed: u64,
+    seed: Option<u64>,
     plot: Option<&'a Path>,
     save: Option<&'a Path>,
     resume: Option<&'a Path>,
 }
 
+/// Refuses output paths that would only fail after training.
+fn check_outputs(run: &TrainRun) -> Result<()> {
+    if let Some(plot) = run.plot {
+        if !matches!(
+            plot.extension().and_then(|e| e.to_str()),
+            Some("svg" | "png")
+        ) {
+            return Err(Error::Config(format!(
+                "--plot {}: use a .svg or .png file name",
+                plot.display()
+            )));
+        }
+    }
+    for path in [run.plot, run.save].into_iter().flatten() {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(Error::Config(format!(
+                "{}: the folder does not exist",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()> {
+    check_outputs(&run)?;
     let (mut model, mut extra, default_epochs) = match run.resume {
         Some(path) => {
-            if recipe.model.is_some() || recipe.optimizer.is_some() || recipe.loss.is_some() {
+            if recipe.model.is_some()
+                || recipe.optimizer.is_some()
+                || recipe.loss.is_some()
+                || recipe.convention.is_some()
+                || run.seed.is_some()
+            {
                 return Err(Error::Config(
-                    "--resume continues the checkpoint's own model, optimizer and loss; drop --model, --optimizer and --loss".into(),
+                    "--resume continues the checkpoint's own model, optimizer, loss, convention \
+                     and random state; drop --model, --optimizer, --loss, --convention and --seed"
+                        .into(),
                 ));
             }
             let restored = checkpoint::load(path, backend)?;
             let mut model = restored.model;
             if let Some(lr) = recipe.lr {
-                model.spec.optimizer = model.spec.optimizer.with_learning_rate(check_lr(lr)?);
+                model.set_learning_rate(check_lr(lr)?);
             }
             (model, restored.extra, 1)
         }
@@ -277,7 +350,8 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
                 extra.insert("data".to_string(), d.to_string());
             }
             extra.insert("batch_size".into(), s.batch_size.to_string());
-            let model = Model::new(s.model, s.optimizer, s.loss, &s.metrics, backend, run.seed)?;
+            let seed = run.seed.unwrap_or(0);
+            let model = Model::new(s.model, s.optimizer, s.loss, &s.metrics, backend, seed)?;
             (model, extra, s.epochs)
         }
     };
@@ -317,16 +391,16 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
     if epochs == 0 {
         return Err(Error::Config("--epochs must be positive".into()));
     }
-    let data = prepare(data_spec.as_deref(), &model.model, limit)?;
+    let data = prepare(data_spec.as_deref(), &model, limit)?;
 
     println!(
         "training {} on {} samples ({}) with {} ({:?} convention, lr {}), backend {}",
-        model.model.name,
+        model.sequential().name,
         data.len(),
         data_spec.as_deref().unwrap_or("?"),
-        model.spec.optimizer.name(),
-        model.spec.optimizer.convention,
-        model.spec.optimizer.learning_rate,
+        model.spec().optimizer.name(),
+        model.spec().optimizer.convention,
+        model.spec().optimizer.learning_rate,
         model.backend_name()
     );
     let options = FitOptions {
@@ -358,7 +432,7 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
         );
     }
     if let Some(path) = run.plot {
-        let metric = model.spec.metrics.first().map(|(n, _)| *n);
+        let metric = model.spec().metrics.first().map(|(n, _)| *n);
         plot_history(path, &history, metric)?;
         println!("wrote plot {}", path.display());
     }

@@ -3,7 +3,7 @@
 //! Keras' running mean over an epoch.
 
 use super::losses::Loss;
-use crate::ir::{CmpOp, Graph, Result, ValueId};
+use crate::ir::{CmpOp, Graph, IrError, Result, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Metric {
@@ -55,6 +55,20 @@ impl Metric {
 
     /// The batch mean of the metric for `pred` against `target`.
     pub fn build(self, g: &mut Graph, pred: ValueId, target: ValueId) -> Result<ValueId> {
+        let (p, t) = (g.shape(pred).dims(), g.shape(target).dims());
+        let fits = match self {
+            Metric::SparseCategoricalAccuracy => !p.is_empty() && t == &p[..p.len() - 1],
+            _ => p == t && !p.is_empty(),
+        };
+        if !fits {
+            return Err(IrError::Type {
+                op: self.name().to_string(),
+                operands: vec![g.ty(pred).clone(), g.ty(target).clone()],
+                reason: "the targets do not fit this metric (sparse metrics take class \
+                         indices, the others targets shaped like the prediction)"
+                    .into(),
+            });
+        }
         let correct = match self {
             Metric::Accuracy | Metric::CategoricalAccuracy => {
                 let p = argmax_last(g, pred)?;

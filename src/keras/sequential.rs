@@ -110,12 +110,13 @@ impl Sequential {
         Ok(self)
     }
 
+    /// Trainable parameters (saturating at `usize::MAX` for absurd shapes).
     pub fn count_params(&self) -> usize {
         self.layers
             .iter()
             .flat_map(|l| l.params())
-            .map(|p| p.shape.iter().product::<usize>())
-            .sum()
+            .map(|p| p.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)))
+            .fold(0usize, usize::saturating_add)
     }
 
     /// Declares the parameters and appends the forward pass on `x`

@@ -23,6 +23,10 @@ use crate::keras::metrics::Metric;
 use crate::keras::optimizers::Optimizer;
 use crate::keras::Sequential;
 
+/// The largest model `Model::new` accepts, so a model file cannot make it
+/// allocate more memory than a machine has.
+pub const MAX_PARAMS: usize = 1 << 30;
+
 /// Where validation data comes from.
 #[derive(Clone, Debug, Default)]
 pub enum Validation {
@@ -70,8 +74,10 @@ struct Step {
 
 /// A model compiled with an optimizer, a loss and metrics.
 pub struct Model {
-    pub model: Sequential,
-    pub spec: CompileSpec,
+    // The model and spec are fixed once compiled (the cached graphs are
+    // built from them); only the learning rate, a graph input, may change.
+    model: Sequential,
+    spec: CompileSpec,
     backend: Box<dyn Backend>,
     /// Params, optimizer slots and the step counter, by graph name.
     pub state: Tensors,
@@ -113,6 +119,14 @@ impl Model {
                 .map(|m| (m.name(), m.resolve(loss, units)))
                 .collect(),
         };
+        if model.count_params() > MAX_PARAMS {
+            return Err(Error::Config(format!(
+                "model `{}` has {} parameters; at most {MAX_PARAMS} ({} GiB of f32) are supported",
+                model.name,
+                model.count_params(),
+                (MAX_PARAMS * 4) >> 30
+            )));
+        }
         let (_, slots) = compile::train_step_graph(&model, &spec, 1)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut state = Tensors::new();
@@ -157,6 +171,22 @@ impl Model {
         self.rng.set_word_pos(state.word_pos);
     }
 
+    /// The model this was compiled from.
+    pub fn sequential(&self) -> &Sequential {
+        &self.model
+    }
+
+    /// The optimizer, loss and metrics this was compiled with.
+    pub fn spec(&self) -> &CompileSpec {
+        &self.spec
+    }
+
+    /// Changes the base learning rate: it is fed to the compiled step as an
+    /// input each step, so no graph is rebuilt.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        self.spec.optimizer = self.spec.optimizer.with_learning_rate(lr);
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }
@@ -184,6 +214,18 @@ impl Model {
             )));
         }
         if let Some(y) = y {
+            if let Loss::SparseCategoricalCrossentropy { .. } = self.spec.loss {
+                let classes = self.model.output_shape().last().copied().unwrap_or(0);
+                let bad = y
+                    .iter()
+                    .position(|&l| !(l >= 0.0 && l.fract() == 0.0 && (l as usize) < classes));
+                if let Some(i) = bad {
+                    return Err(Error::Config(format!(
+                        "sparse label {} at index {i} is not a class index in 0..{classes}",
+                        y.iter().nth(i).copied().unwrap_or(f32::NAN)
+                    )));
+                }
+            }
             let want = target_shape(&self.model, self.spec.loss, n);
             if y.shape() != want.as_slice() {
                 return Err(Error::Config(format!(

@@ -20,6 +20,7 @@ pub fn grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<Val
 }
 
 fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<ValueId>> {
+    let forward_len = graph.len();
     for &v in wrt.iter().chain([&loss]) {
         if v.index() >= graph.len() {
             return Err(IrError::Grad(format!("value {} does not exist", v.0)));
@@ -76,7 +77,14 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
             }
         };
         let name = format!("grad.{}", graph.value_name(w));
-        if graph.lookup(&name).is_none() && !grads.contains(&g) && !is_named_arg(graph, g) {
+        // Only values the backward pass created are renamed: a gradient may be
+        // a forward value itself (d exp(w)/dw = exp(w)), which keeps its name.
+        let created = g.index() >= forward_len;
+        if created
+            && graph.lookup(&name).is_none()
+            && !grads.contains(&g)
+            && !is_named_arg(graph, g)
+        {
             graph.rename(g, &name)?;
         }
         grads.push(g);

@@ -193,6 +193,12 @@ fn binary(g: &mut Graph, op: BinaryOp, c: &Ctx) -> Grads {
 }
 
 fn pow(g: &mut Graph, exponent: f32, c: &Ctx) -> Grads {
+    if exponent == 0.0 {
+        // x^0 is constant; `0 * x^-1` would be NaN at x = 0.
+        let zero = g.scalar(0.0)?;
+        let shape = g.shape(c.x[0]).clone();
+        return one(g.broadcast_to(zero, shape));
+    }
     // d x^p = p x^(p-1)
     let t = g.pow(c.x[0], exponent - 1.0)?;
     let t = scaled(g, t, exponent)?;

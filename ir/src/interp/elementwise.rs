@@ -1,5 +1,7 @@
 //! Elementwise ops. `max`, `min` and `relu` propagate NaN (like XLA), so a
-//! diverging run shows NaN instead of hiding it behind a clamp.
+//! diverging run shows NaN instead of hiding it behind a clamp, and order
+//! -0 below +0 (`max(-0, +0) = +0` either way round), so a JIT can match
+//! them bit for bit.
 
 use ndarray::{ArrayD, Zip};
 
@@ -34,16 +36,18 @@ fn sigmoid<T: Scalar>(v: T) -> T {
     }
 }
 
+/// IEEE 754-2019 `maximum`: NaN wins, and -0 < +0.
 pub(super) fn nan_max<T: Scalar>(a: T, b: T) -> T {
-    if a.is_nan() || a > b {
+    if a.is_nan() || a > b || (a == b && b.is_sign_negative()) {
         a
     } else {
         b
     }
 }
 
+/// IEEE 754-2019 `minimum`: NaN wins, and -0 < +0.
 fn nan_min<T: Scalar>(a: T, b: T) -> T {
-    if a.is_nan() || a < b {
+    if a.is_nan() || a < b || (a == b && b.is_sign_positive()) {
         a
     } else {
         b

@@ -126,7 +126,10 @@ impl Layer {
             Layer::Dense(l) => l.output_shape(input),
             Layer::Conv2D(l) => l.output_shape(input),
             Layer::MaxPooling2D(l) => l.output_shape(input),
-            Layer::Flatten(l) => Ok(l.output_shape(input)),
+            Layer::Flatten(l) => l.output_shape(input),
+            Layer::Dropout(l) if !(0.0..1.0).contains(&l.rate) => {
+                Err(format!("rate must be in [0, 1), got {}", l.rate))
+            }
             Layer::Activation(_) | Layer::Dropout(_) => Ok(input.to_vec()),
         }
     }

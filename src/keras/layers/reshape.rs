@@ -20,8 +20,12 @@ impl Flatten {
         self
     }
 
-    pub(super) fn output_shape(&self, input: &[usize]) -> Vec<usize> {
-        vec![input.iter().product()]
+    pub(super) fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let n = input
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or("the input has too many elements")?;
+        Ok(vec![n])
     }
 
     pub(super) fn lower(&self, g: &mut Graph, x: ValueId) -> Result<ValueId> {
