@@ -263,16 +263,26 @@ impl Model {
             self.train.insert(batch, Step { exe, noise });
         }
         let step = self.train.get_mut(&batch).expect("inserted above");
-        let mut inputs = self.state.clone();
-        inputs.insert("x".into(), x);
-        inputs.insert("y".into(), y);
+        // The batch joins the state map for the run (rather than copying all
+        // weights into a fresh map every step) and leaves it right after.
+        // Its names cannot clash: state names are `layer.param[.slot]`/`step`.
         let lr = self.spec.optimizer.learning_rate;
-        inputs.insert("lr".into(), ArrayD::from_elem(IxDyn(&[]), lr));
+        let mut batch_inputs = vec![
+            ("x".to_string(), x),
+            ("y".to_string(), y),
+            ("lr".to_string(), ArrayD::from_elem(IxDyn(&[]), lr)),
+        ];
         for (name, shape) in &step.noise {
             let noise = ArrayD::from_shape_simple_fn(IxDyn(shape), || self.rng.random::<f32>());
-            inputs.insert(name.clone(), noise);
+            batch_inputs.push((name.clone(), noise));
         }
-        let RunResult { outputs, updates } = step.exe.run(&inputs)?;
+        let names: Vec<String> = batch_inputs.iter().map(|(n, _)| n.clone()).collect();
+        self.state.extend(batch_inputs);
+        let run = step.exe.run(&self.state);
+        for name in &names {
+            self.state.remove(name);
+        }
+        let RunResult { outputs, updates } = run?;
         let logs = self.logs(&outputs);
         // An update can overflow even when the loss it came from is finite.
         let finite = |a: &ArrayD<f32>| a.iter().all(|v| v.is_finite());
