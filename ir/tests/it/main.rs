@@ -1,0 +1,37 @@
+//! The integration tests of `triceratops-ir`, compiled as one test binary so
+//! that they link once instead of once per file. Each test file is a module
+//! here and reaches the shared helpers (`common`, `grad_support`,
+//! `interp_support`) through `crate::`.
+//!
+//! Insta snapshots live in `snapshots/` next to this file, named
+//! `it__<test module>__<snapshot name>.snap`.
+
+mod common;
+mod grad_support;
+mod interp_support;
+
+mod builder_broadcasting;
+mod conv_pool_reference;
+mod grad_check_contractions;
+mod grad_check_edge_cases;
+mod grad_check_elementwise;
+mod grad_check_networks;
+mod grad_check_reused_values;
+mod grad_check_second_order;
+mod grad_check_shape_ops;
+mod graph_api;
+mod interpreter_contract;
+mod interpreter_contractions;
+mod interpreter_elementwise;
+mod interpreter_pooling;
+mod interpreter_shape_ops;
+mod print_snapshots;
+mod shape_inference_contractions;
+mod shape_inference_elementwise;
+mod shape_inference_pooling;
+mod shape_inference_shape_ops;
+mod shape_inference_types_and_errors;
+mod text_fuzz;
+mod text_hand_written;
+mod text_parse_errors;
+mod text_round_trip;

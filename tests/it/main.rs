@@ -1,0 +1,40 @@
+//! The integration tests of `triceratops`, compiled as one test binary so
+//! that they link once instead of once per file. Each test file is a module
+//! here and reaches the shared helpers as `crate::<name>_support`; those are
+//! declared first so that `optimizer_support`'s `golden!` macro is in scope
+//! for the optimizer tests.
+//!
+//! Insta snapshots live in `snapshots/` next to this file, named
+//! `it__<test module>__<snapshot name>.snap`. Fixtures stay in
+//! `tests/fixtures/`.
+
+mod cli_support;
+mod data_support;
+mod keras_support;
+#[macro_use]
+mod optimizer_support;
+mod training_support;
+
+mod cli_bad_input;
+mod cli_checkpoint_safety;
+mod cli_inspect;
+mod cli_train;
+mod data_cifar;
+mod data_fuzz;
+mod data_idx;
+mod data_npy;
+mod grad_snapshots;
+mod keras_init_and_dropout;
+mod keras_json;
+mod keras_layer_semantics;
+mod keras_model_shapes;
+mod losses;
+mod optimizers_adam;
+mod optimizers_api;
+mod optimizers_rmsprop;
+mod optimizers_sgd_adagrad;
+mod train_step_snapshots;
+mod training_failures;
+mod training_fit_semantics;
+mod training_mnist;
+mod training_optimizers;
