@@ -80,8 +80,8 @@ fn main() -> Result<()> {
         }
         for (name, value) in eval.updates() {
             match name {
-                "a" => a = value.clone(),
-                _ => b = value.clone(),
+                "a" => a = value.to_owned(),
+                _ => b = value.to_owned(),
             }
         }
     }

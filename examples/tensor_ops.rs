@@ -19,7 +19,7 @@ fn run(graph: &Graph, inputs: Inputs<f32>) -> Result<Vec<ArrayD<f32>>> {
     let eval = evaluate(graph, &inputs)?;
     let mut outs = Vec::new();
     for (name, _) in graph.outputs() {
-        let value = eval.output(name).expect("declared output").clone();
+        let value = eval.output(name).expect("declared output").to_owned();
         println!("{name} {:?} =\n{value}\n", value.shape());
         outs.push(value);
     }

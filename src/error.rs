@@ -25,13 +25,34 @@ pub enum Error {
     /// Arguments that do not fit together (model, compile, fit).
     #[error("{0}")]
     Config(String),
-    /// A loss that stopped being a finite number.
-    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}")]
+    /// A train step whose loss, gradients or new state stopped being finite.
+    #[error("training diverged: {} at epoch {epoch}, step {step}", describe(.cause, *.loss))]
     NonFinite {
         loss: f32,
         epoch: usize,
         step: usize,
+        cause: Divergence,
     },
+}
+
+/// What a diverged step found not finite.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Divergence {
+    /// The loss (the step's updates were not applied).
+    Loss,
+    /// A gradient, with a finite loss (the updates were not applied).
+    Gradient,
+    /// A state entry after an update that overflowed although its gradient
+    /// was finite; found at the end of the epoch.
+    State { entry: String },
+}
+
+fn describe(cause: &Divergence, loss: f32) -> String {
+    match cause {
+        Divergence::Loss => format!("loss is {loss}"),
+        Divergence::Gradient => format!("a gradient is not finite (loss {loss})"),
+        Divergence::State { entry } => format!("`{entry}` is not finite"),
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

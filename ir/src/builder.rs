@@ -27,16 +27,7 @@ impl Graph {
 
     /// A literal tensor under an automatic name.
     pub fn tensor(&mut self, shape: impl Into<Shape>, data: Vec<f32>) -> Result<ValueId> {
-        let base = format!("c{}", self.len());
-        let name = if self.lookup(&base).is_none() {
-            base
-        } else {
-            // Like `fresh_name`: the first free `c<index>_<k>`.
-            (1..)
-                .map(|k| format!("{base}_{k}"))
-                .find(|n| self.lookup(n).is_none())
-                .expect("an unused name exists")
-        };
+        let name = self.fresh(format!("c{}", self.len()));
         self.constant(&name, TensorType::f32(shape), data)
     }
 
@@ -79,7 +70,7 @@ impl Graph {
     }
 
     pub fn pow(&mut self, x: ValueId, exponent: f32) -> Result<ValueId> {
-        self.push_op(Op::Pow { exponent }, &[x])
+        self.push_op(Op::pow(exponent), &[x])
     }
 
     /// `lhs op rhs` with numpy broadcasting.
@@ -260,14 +251,7 @@ impl Graph {
         operands: [ValueId; N],
     ) -> Result<[ValueId; N]> {
         for &v in &operands {
-            if v.index() >= self.len() {
-                return Err(IrError::Graph(format!(
-                    "{}: operand {} does not exist in graph {}",
-                    op.name(),
-                    v.0,
-                    self.name()
-                )));
-            }
+            self.check_id(v)?;
         }
         let shapes: Vec<&Shape> = operands.iter().map(|&v| self.shape(v)).collect();
         let Some(common) = broadcast_shape(&shapes) else {

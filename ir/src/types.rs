@@ -1,11 +1,12 @@
-//! Element types, static shapes and tensor types.
+//! Element types, static shapes, tensor types, and [`F32Bits`], the float
+//! that attributes and constants use so that ops can be `Eq + Ord + Hash`.
 
 use std::fmt;
 use std::ops::Deref;
 
 /// Element type of a tensor. Only `f32` exists today: integer labels and argmax
 /// results are represented as f32 until a real need for another type appears.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     F32,
 }
@@ -32,7 +33,7 @@ impl fmt::Display for DType {
 }
 
 /// A static shape: one extent per axis; the empty shape is a scalar.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Shape(pub Vec<usize>);
 
 impl Shape {
@@ -108,7 +109,7 @@ pub(crate) fn write_list<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T
 }
 
 /// The type of every value in the IR: element type plus static shape.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TensorType {
     pub dtype: DType,
     pub shape: Shape,
@@ -134,5 +135,45 @@ impl TensorType {
 impl fmt::Display for TensorType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.dtype, self.shape)
+    }
+}
+
+/// An `f32` compared, ordered and hashed by its bit pattern: `-0.0` and
+/// `+0.0` differ, a NaN equals itself. Attributes and constants hold floats
+/// this way so ops are `Eq + Ord + Hash` (hash-consing, egg) and two graphs
+/// are equal only if they compute bit-identical results.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct F32Bits(u32);
+
+impl F32Bits {
+    pub fn new(value: f32) -> F32Bits {
+        F32Bits(value.to_bits())
+    }
+
+    pub fn get(self) -> f32 {
+        f32::from_bits(self.0)
+    }
+
+    pub fn to_bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<f32> for F32Bits {
+    fn from(value: f32) -> F32Bits {
+        F32Bits::new(value)
+    }
+}
+
+impl fmt::Debug for F32Bits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.get())
+    }
+}
+
+/// Rust's shortest round-trip form (`1.0`, `1e-7`, `NaN`), the text format's.
+impl fmt::Display for F32Bits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.get())
     }
 }

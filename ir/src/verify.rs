@@ -1,41 +1,62 @@
-//! The verifier: re-checks every invariant a well-formed graph must hold, for
-//! graphs that were built by hand, parsed, or rewritten by a pass.
+//! The verifier: re-checks every invariant a well-formed graph must hold.
+//! [`Graph::from_parts`](crate::Graph::from_parts) runs it, so a pass that
+//! rebuilds a graph cannot hand an ill-formed one to a backend.
 
 use std::collections::HashSet;
 
-use crate::error::{IrError, Result};
-use crate::graph::{is_name_char, Graph, NodeKind, Role};
+use crate::error::{IrError, Result, UpdateProblem};
+use crate::graph::{check_name, check_update, is_name_char, Graph, NodeKind};
 use crate::infer::infer_type;
 
-/// Checks names, topological order, every op's type, constants, outputs and
-/// updates; returns the first problem found.
+/// Checks the graph's name, every value's name, topological order, every
+/// op's type, constants, outputs and updates; returns the first problem.
 pub fn verify(graph: &Graph) -> Result<()> {
+    if !graph.name().chars().all(is_name_char) {
+        return Err(IrError::InvalidName {
+            name: graph.name().to_string(),
+        });
+    }
     let mut names = HashSet::new();
     for (index, node) in graph.nodes().iter().enumerate() {
-        let at = |msg: String| IrError::Graph(format!("%{}: {msg}", node.name));
-        if node.name.is_empty() || !node.name.chars().all(is_name_char) {
-            return Err(at("invalid name".into()));
-        }
+        let at = |reason: String| IrError::Malformed {
+            value: node.name.clone(),
+            reason,
+        };
+        check_name(&node.name)?;
         if !names.insert(node.name.as_str()) {
-            return Err(at("duplicate value name".into()));
+            return Err(IrError::DuplicateName {
+                name: node.name.clone(),
+            });
         }
         if graph.lookup(&node.name).map(|v| v.index()) != Some(index) {
             return Err(at("name index is out of date".into()));
         }
+        let Some(numel) = node.ty.shape.checked_numel() else {
+            return Err(IrError::TooLarge {
+                name: node.name.clone(),
+                shape: node.ty.shape.clone(),
+            });
+        };
         match &node.kind {
             NodeKind::Arg(_) => {}
-            NodeKind::Const(data) => {
-                if data.len() != node.ty.numel() {
-                    return Err(at(format!(
-                        "const of type {} holds {} values",
-                        node.ty,
-                        data.len()
-                    )));
+            NodeKind::Const(c) => {
+                let Some(data) = graph.constant_data(*c) else {
+                    return Err(at(format!("constant #{} is not in the pool", c.index())));
+                };
+                if !data.fits(numel) {
+                    return Err(IrError::BadConstant {
+                        name: node.name.clone(),
+                        ty: node.ty.clone(),
+                        len: data.stored_len(),
+                    });
                 }
             }
             NodeKind::Op { op, operands } => {
                 if let Some(v) = operands.iter().find(|v| v.index() >= index) {
-                    return Err(at(format!("operand {} is not defined before its use", v.0)));
+                    return Err(at(format!(
+                        "operand {} is not defined before its use",
+                        v.index()
+                    )));
                 }
                 let types: Vec<_> = operands.iter().map(|&v| graph.ty(v)).collect();
                 let ty = infer_type(op, &types)?;
@@ -51,30 +72,22 @@ pub fn verify(graph: &Graph) -> Result<()> {
     }
     let mut outputs = HashSet::new();
     for (name, v) in graph.outputs() {
-        if v.index() >= graph.len() || !outputs.insert(name.as_str()) {
-            return Err(IrError::Graph(format!(
-                "output `{name}` is invalid or repeated"
-            )));
+        check_name(name)?;
+        graph.check_id(*v)?;
+        if !outputs.insert(name.as_str()) {
+            return Err(IrError::DuplicateOutput { name: name.clone() });
         }
     }
-    let mut targets = HashSet::new();
-    for u in graph.updates() {
+    for (i, u) in graph.updates().iter().enumerate() {
         if u.target.index() >= graph.len() || u.value.index() >= graph.len() {
-            return Err(IrError::Graph("update refers to a missing value".into()));
+            let target = if u.target.index() < graph.len() {
+                graph.value_name(u.target).to_string()
+            } else {
+                format!("#{}", u.target.index())
+            };
+            return Err(IrError::bad_update(&target, UpdateProblem::MissingValue));
         }
-        let t = graph.node(u.target);
-        if !matches!(t.kind, NodeKind::Arg(Role::Param | Role::State)) {
-            return Err(IrError::Graph(format!(
-                "update target %{} is not a param or state",
-                t.name
-            )));
-        }
-        if t.ty != *graph.ty(u.value) || !targets.insert(u.target) {
-            return Err(IrError::Graph(format!(
-                "update of %{} has the wrong type or is repeated",
-                t.name
-            )));
-        }
+        check_update(graph, u.target, u.value, &graph.updates()[..i])?;
     }
     Ok(())
 }

@@ -1,15 +1,30 @@
-//! The reference backend: the IR interpreter in f32.
+//! The reference backend: the IR interpreter in f32. It borrows the batch
+//! and the state (no copies in), and copies each updated value into its
+//! store entry after the run if the step was finite.
 
-use super::{Backend, Executable, RunResult, Tensors};
+use std::sync::Arc;
+
+use ndarray::{ArrayViewD, CowArray, IxDyn};
+
+use super::{bind, check_run, Backend, Binding, Executable, RunOutput};
+use crate::compile::{CompiledGraph, OutputRole, Signature};
 use crate::error::Result;
-use crate::ir::interp::evaluate;
-use crate::ir::{verify, Graph};
+use crate::ir::interp::evaluate_args;
+use crate::ir::{verify, Graph, ValueId};
+use crate::state::{StateLayout, StateStore};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
 
 struct Interpreted {
     graph: Graph,
+    signature: Signature,
+    layout: Arc<StateLayout>,
+    bindings: Vec<Binding>,
+    /// Each update as (store entry, value), in graph order.
+    updates: Vec<(usize, ValueId)>,
+    /// The `finite` output's position, if the graph has a guard.
+    guard: Option<usize>,
 }
 
 impl Backend for Interpreter {
@@ -17,25 +32,89 @@ impl Backend for Interpreter {
         "interp"
     }
 
-    fn compile(&self, graph: Graph) -> Result<Box<dyn Executable>> {
+    fn compile(
+        &self,
+        compiled: CompiledGraph,
+        layout: &Arc<StateLayout>,
+    ) -> Result<Box<dyn Executable>> {
+        let CompiledGraph { graph, signature } = compiled;
         verify(&graph)?;
-        Ok(Box::new(Interpreted { graph }))
+        signature.check(&graph)?;
+        let bindings = bind(&signature, layout)?;
+        let args: Vec<ValueId> = graph.arguments().collect();
+        let updates = graph
+            .updates()
+            .iter()
+            .map(|u| {
+                let pos = args
+                    .iter()
+                    .position(|&a| a == u.target)
+                    .expect("an argument");
+                match bindings[pos] {
+                    Binding::State(index) => (index, u.value),
+                    Binding::Batch(_) => unreachable!("checked: only state is updated"),
+                }
+            })
+            .collect();
+        let guard = signature.output(OutputRole::Finite);
+        Ok(Box::new(Interpreted {
+            graph,
+            signature,
+            layout: Arc::clone(layout),
+            bindings,
+            updates,
+            guard,
+        }))
     }
 }
 
 impl Executable for Interpreted {
-    fn run(&mut self, inputs: &Tensors) -> Result<RunResult> {
-        let eval = evaluate(&self.graph, inputs)?;
-        let outputs = self
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput> {
+        check_run(&self.signature, &self.layout, batch, state)?;
+        let args: Vec<ArrayViewD<f32>> = self
+            .bindings
+            .iter()
+            .map(|b| match *b {
+                Binding::Batch(k) => batch[k].view(),
+                Binding::State(index) => state.view_at(index),
+            })
+            .collect();
+        let eval = evaluate_args(&self.graph, args)?;
+        let outputs: Vec<_> = self
             .graph
             .outputs()
             .iter()
-            .map(|(name, v)| (name.clone(), eval.value(*v).clone()))
+            .map(|&(_, v)| eval.value(v).to_owned())
             .collect();
-        let updates = eval
-            .updates()
-            .map(|(name, a)| (name.to_string(), a.clone()))
-            .collect();
-        Ok(RunResult { outputs, updates })
+        let committed = self
+            .guard
+            .is_none_or(|g| outputs[g].iter().all(|&f| f != 0.0));
+        if !committed {
+            return Ok(RunOutput { outputs, committed });
+        }
+        // Take the new values out of the evaluation (moving computed arrays,
+        // copying only values that alias the state), then write them.
+        let mut values: Vec<Option<CowArray<f32, IxDyn>>> =
+            eval.into_values().into_iter().map(Some).collect();
+        let mut new = Vec::with_capacity(self.updates.len());
+        for (i, &(index, v)) in self.updates.iter().enumerate() {
+            let used_again = self.updates[i + 1..].iter().any(|u| u.1 == v);
+            let slot = &mut values[v.index()];
+            let value = if used_again {
+                slot.as_ref().expect("taken at its last use").to_owned()
+            } else {
+                slot.take().expect("taken at its last use").into_owned()
+            };
+            new.push((index, value));
+        }
+        drop(values);
+        for (index, value) in new {
+            state.view_mut_at(index).assign(&value);
+        }
+        Ok(RunOutput { outputs, committed })
     }
 }

@@ -1,36 +1,135 @@
 //! Backends run compiled graphs. The trainer talks only to this interface,
 //! so the JIT plugs in beside the interpreter without changing `fit`.
+//!
+//! The seam is positional and typed: an executable is compiled for one
+//! [`CompiledGraph`] and one state layout; it binds every state argument to
+//! its store entry once, at compile time, takes the batch arguments by
+//! position at each run, and writes the graph's updates into the store in
+//! place — unless the graph's `finite` output says the step diverged, in
+//! which case the store is left untouched.
 
 mod interp;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, ArrayViewD};
 
 pub use interp::Interpreter;
 
-use crate::error::Result;
-use crate::ir::Graph;
+use crate::compile::{ArgRole, CompiledGraph, Signature};
+use crate::error::{Error, Result};
+use crate::state::{StateLayout, StateStore};
 
-/// Arrays by graph argument or output name.
-pub type Tensors = HashMap<String, ArrayD<f32>>;
-
-/// What one run of a graph produced.
-#[derive(Debug, Default)]
-pub struct RunResult {
-    /// Named outputs.
-    pub outputs: Tensors,
-    /// New values of updated params and states, by target name.
-    pub updates: Tensors,
+/// What one run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The graph's outputs, in signature order.
+    pub outputs: Vec<ArrayD<f32>>,
+    /// Whether the updates were written (false when `finite` was 0).
+    pub committed: bool,
 }
 
 /// A graph prepared by a backend, ready to run many times.
 pub trait Executable {
-    /// Runs on `inputs` (every argument of the graph, by name).
-    fn run(&mut self, inputs: &Tensors) -> Result<RunResult>;
+    fn signature(&self) -> &Signature;
+
+    /// Runs once on `batch` (one array per non-state argument, in signature
+    /// order) and the state in `state`, which must have the layout the
+    /// executable was compiled for.
+    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput>;
 }
 
 pub trait Backend {
     fn name(&self) -> &'static str;
-    fn compile(&self, graph: Graph) -> Result<Box<dyn Executable>>;
+
+    /// Prepares `compiled` to run against stores of `layout`.
+    fn compile(
+        &self,
+        compiled: CompiledGraph,
+        layout: &Arc<StateLayout>,
+    ) -> Result<Box<dyn Executable>>;
+}
+
+/// Where each argument of a signature comes from, resolved once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// The `k`-th batch array of a run.
+    Batch(usize),
+    /// Entry `index` of the state store.
+    State(usize),
+}
+
+/// Resolves every state argument of `signature` to its entry in `layout`
+/// (by name, checking kind and shape) and numbers the batch arguments.
+pub fn bind(signature: &Signature, layout: &StateLayout) -> Result<Vec<Binding>> {
+    let mut batch = 0;
+    signature
+        .args
+        .iter()
+        .map(|arg| match arg.role {
+            ArgRole::State(kind) => {
+                let Some(index) = layout.index_of(&arg.name) else {
+                    return Err(Error::Config(format!(
+                        "the model's state has no entry `{}`",
+                        arg.name
+                    )));
+                };
+                let entry = &layout.entries()[index];
+                if entry.kind != kind || entry.shape != arg.ty.shape {
+                    return Err(Error::Config(format!(
+                        "state `{}` is {:?} {}, the graph needs {kind:?} {}",
+                        arg.name, entry.kind, entry.shape, arg.ty.shape
+                    )));
+                }
+                Ok(Binding::State(index))
+            }
+            _ => {
+                batch += 1;
+                Ok(Binding::Batch(batch - 1))
+            }
+        })
+        .collect()
+}
+
+/// Checks a run's batch arrays against the signature and the store against
+/// the layout the executable was compiled for.
+pub fn check_run(
+    signature: &Signature,
+    layout: &Arc<StateLayout>,
+    batch: &[ArrayViewD<f32>],
+    state: &StateStore,
+) -> Result<()> {
+    if !Arc::ptr_eq(layout, state.layout()) {
+        return Err(Error::Config(
+            "this executable was compiled for another model's state".into(),
+        ));
+    }
+    let expected: Vec<_> = signature.batch_args().collect();
+    if batch.len() != expected.len() {
+        return Err(Error::Config(format!(
+            "{} takes {} batch arrays, got {}",
+            signature_name(signature),
+            expected.len(),
+            batch.len()
+        )));
+    }
+    for ((_, arg), array) in expected.iter().zip(batch) {
+        if array.shape() != arg.ty.shape.dims() {
+            return Err(Error::Config(format!(
+                "`{}` must have shape {}, got {:?}",
+                arg.name,
+                arg.ty.shape,
+                array.shape()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn signature_name(signature: &Signature) -> String {
+    let names: Vec<&str> = signature
+        .batch_args()
+        .map(|(_, a)| a.name.as_str())
+        .collect();
+    format!("the graph ({})", names.join(", "))
 }

@@ -1,6 +1,5 @@
 //! The commands behind the CLI.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::Axis;
@@ -10,7 +9,8 @@ use super::progress::Progress;
 use super::{BackendChoice, Cli, Command, ConventionChoice, Emit, Recipe};
 use crate::backend::{Backend, Interpreter};
 use crate::checkpoint;
-use crate::compile::{predict_graph, train_step_graph, CompileSpec};
+use crate::checkpoint::RunSettings;
+use crate::compile::{predict_step, train_step, CompileSpec};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::ir::analysis::to_dot;
@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
             batch_size,
         } => {
             let restored = checkpoint::load(&checkpoint, Box::new(Interpreter))?;
-            let spec = data.or_else(|| restored.extra.get("data").cloned());
+            let spec = data.or(restored.run.data);
             let mut model = restored.model;
             let data = prepare(spec.as_deref(), &model, limit)?;
             let logs = model.evaluate(&data, batch_size)?;
@@ -77,7 +77,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(Error::Config("--count must be positive".into()));
             }
             let restored = checkpoint::load(&checkpoint, Box::new(Interpreter))?;
-            let spec = data.or_else(|| restored.extra.get("data").cloned());
+            let spec = data.or(restored.run.data);
             let mut model = restored.model;
             let data = prepare(spec.as_deref(), &model, Some(count))?;
             let pred = model.predict(&data.x, 128)?;
@@ -214,9 +214,9 @@ fn compile(recipe: &Recipe, emit: Emit) -> Result<()> {
             .collect(),
     };
     let text = match emit {
-        Emit::Graph => print(&predict_graph(&s.model, s.batch_size)?),
-        Emit::Grad => print(&train_step_graph(&s.model, &spec, s.batch_size)?.0),
-        Emit::Dot => to_dot(&train_step_graph(&s.model, &spec, s.batch_size)?.0),
+        Emit::Graph => print(&predict_step(&s.model, s.batch_size)?.graph),
+        Emit::Grad => print(&train_step(&s.model, &spec, s.batch_size)?.0.graph),
+        Emit::Dot => to_dot(&train_step(&s.model, &spec, s.batch_size)?.0.graph),
         Emit::Optimized | Emit::Kernels | Emit::Clif => {
             let stage = match emit {
                 Emit::Optimized => "optimized (the egg passes)",
@@ -322,7 +322,7 @@ fn check_outputs(run: &TrainRun) -> Result<()> {
 
 fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()> {
     check_outputs(&run)?;
-    let (mut model, mut extra, default_epochs) = match run.resume {
+    let (mut model, recorded, default_epochs) = match run.resume {
         Some(path) => {
             if recipe.model.is_some()
                 || recipe.optimizer.is_some()
@@ -341,52 +341,39 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
             if let Some(lr) = recipe.lr {
                 model.set_learning_rate(check_lr(lr)?);
             }
-            (model, restored.extra, 1)
+            (model, restored.run, 1)
         }
         None => {
             let s = settings(recipe)?;
-            let mut extra = BTreeMap::new();
-            if let Some(d) = s.data {
-                extra.insert("data".to_string(), d.to_string());
-            }
-            extra.insert("batch_size".into(), s.batch_size.to_string());
+            let recorded = RunSettings {
+                data: s.data.map(str::to_string),
+                batch_size: Some(s.batch_size),
+                ..RunSettings::default()
+            };
             let seed = run.seed.unwrap_or(0);
             let model = Model::new(s.model, s.optimizer, s.loss, &s.metrics, backend, seed)?;
-            (model, extra, s.epochs)
+            (model, recorded, s.epochs)
         }
     };
     // Explicit flags win; otherwise a resumed run keeps its recorded settings.
-    let mut remember = |key: &str, value: Option<String>| -> Option<String> {
-        if let Some(v) = value {
-            extra.insert(key.to_string(), v);
-        }
-        extra.get(key).cloned()
+    let settings = RunSettings {
+        data: run.data.clone().or(recorded.data),
+        batch_size: recipe.batch_size.or(recorded.batch_size),
+        validation_split: run.validation_split.or(recorded.validation_split),
+        limit: run.limit.or(recorded.limit),
     };
-    let data_spec = remember("data", run.data.clone());
-    let batch_size = remember("batch_size", recipe.batch_size.map(|b| b.to_string()));
-    let split = remember(
-        "validation_split",
-        run.validation_split.map(|v| v.to_string()),
-    );
-    let limit = remember("limit", run.limit.map(|v| v.to_string()));
-    let parse = |what: &str, v: Option<String>| -> Result<Option<f64>> {
-        v.map(|s| {
-            s.parse::<f64>()
-                .map_err(|_| Error::Config(format!("bad {what} `{s}`")))
-        })
-        .transpose()
-    };
-    let batch_size = parse("batch size", batch_size)?.map_or(32, |v| v as usize);
+    let batch_size = settings.batch_size.unwrap_or(32);
     if batch_size == 0 {
         return Err(Error::Config("--batch-size must be positive".into()));
     }
-    let split = parse("validation split", split)?.unwrap_or(0.2) as f32;
-    let limit = parse("limit", limit)?.map(|v| v as usize);
+    let split = settings.validation_split.unwrap_or(0.2);
     if !(0.0..1.0).contains(&split) {
         return Err(Error::Config(format!(
             "--validation-split must be in [0, 1), got {split}"
         )));
     }
+    let limit = settings.limit;
+    let data_spec = settings.data.clone();
     let epochs = run.epochs.unwrap_or(default_epochs);
     if epochs == 0 {
         return Err(Error::Config("--epochs must be positive".into()));
@@ -421,7 +408,7 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
         let h = model.fit(&data, &options, &mut progress)?;
         history.epochs.extend(h.epochs);
         if let Some(path) = run.save {
-            checkpoint::save(path, &model, &extra)?;
+            checkpoint::save(path, &model, &settings)?;
         }
     }
     if let Some(path) = run.save {

@@ -6,7 +6,7 @@ use crate::ir::{CmpOp, Graph, IrError, Result, ValueId};
 use crate::keras::EPSILON;
 
 /// A loss function, selectable by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loss {
     /// Keras `mean_squared_error`: mean over the last axis, then over the batch.
     MeanSquaredError,

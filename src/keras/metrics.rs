@@ -5,7 +5,7 @@
 use super::losses::Loss;
 use crate::ir::{CmpOp, Graph, IrError, Result, ValueId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     /// Keras' `"accuracy"`: resolved from the loss and output shape (below).
     Accuracy,

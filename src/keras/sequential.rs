@@ -4,7 +4,7 @@
 
 use super::layers::{in_layer, keras_shape, layer_error, Layer, LowerCtx, Mode, ParamSpec};
 use crate::error::{Error, Result};
-use crate::ir::{Graph, ValueId};
+use crate::ir::{Graph, Role, ValueId};
 
 /// A layer in a model, with its resolved name and shapes.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,9 @@ pub struct Forward {
     pub logits: Option<ValueId>,
     /// Every parameter argument, in model order.
     pub params: Vec<ValueId>,
+    /// The inputs the layers declared for their randomness (dropout noise,
+    /// uniform in [0, 1)), in model order; empty in inference mode.
+    pub noise: Vec<ValueId>,
 }
 
 impl Sequential {
@@ -123,9 +126,11 @@ impl Sequential {
     /// (`[batch, input_shape...]`). Errors name the failing layer.
     pub fn lower(&self, g: &mut Graph, x: ValueId, mode: Mode) -> Result<Forward> {
         let mut params = Vec::new();
+        let mut noise = Vec::new();
         let mut h = x;
         let mut logits = None;
         for (i, placed) in self.layers.iter().enumerate() {
+            let before = g.len();
             let at = in_layer(&placed.name, &placed.layer);
             let mut own = Vec::new();
             for spec in placed.params() {
@@ -151,11 +156,14 @@ impl Sequential {
             } else {
                 h = placed.layer.lower(g, h, &ctx).map_err(&at)?;
             }
+            // Inputs a layer declares itself can only be its noise.
+            noise.extend(g.args(Role::Input).filter(|v| v.index() >= before));
         }
         Ok(Forward {
             output: h,
             logits,
             params,
+            noise,
         })
     }
 

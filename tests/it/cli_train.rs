@@ -198,12 +198,12 @@ fn checkpoint_loads_through_the_library() {
         triceratops::checkpoint::load(&path, Box::new(triceratops::backend::Interpreter))
             .expect("loads");
     assert_eq!(restored.model.epochs_done, 1);
-    assert_eq!(restored.extra["data"], "mnist");
-    assert_eq!(restored.extra["batch_size"], "32");
+    assert_eq!(restored.run.data.as_deref(), Some("mnist"));
+    assert_eq!(restored.run.batch_size, Some(32));
     let raw = read_checkpoint(&path);
-    assert_eq!(raw.tensors.len(), restored.model.state.len());
+    assert_eq!(raw.tensors.len(), restored.model.state().len());
     for (name, (_, shape, bytes)) in &raw.tensors {
-        let t = &restored.model.state[name];
+        let t = restored.model.state().view(name).unwrap();
         assert_eq!(t.shape(), shape.as_slice(), "{name}");
         assert!(t.iter().copied().eq(f32s(bytes)), "{name}");
     }

@@ -1,8 +1,9 @@
-//! Snapshots of differentiated graphs: the backward pass must read like the
-//! math. Each snapshot was read and checked by hand when accepted.
+//! Snapshots of differentiated graphs, canonicalized as every backend sees
+//! them: the backward pass must read like the math. Each snapshot was read
+//! and checked by hand when accepted.
 
 use triceratops::ir::text::print;
-use triceratops::ir::{grad, Graph};
+use triceratops::ir::{canonicalize, grad, Graph};
 use triceratops::keras::losses::Loss;
 
 /// y = a*x + b over a batch of 4, with `loss`, differentiated w.r.t. a and b.
@@ -21,7 +22,7 @@ fn linreg(loss: Loss) -> String {
     g.add_output("E", e).unwrap();
     g.add_output("dE_da", grads[0]).unwrap();
     g.add_output("dE_db", grads[1]).unwrap();
-    print(&g)
+    print(&canonicalize(&g))
 }
 
 #[test]

@@ -6,15 +6,15 @@
 
 use std::collections::HashMap;
 
-use crate::keras_support::{array, close, compiled, compiled_seeded};
+use crate::keras_support::{array, close, compiled, compiled_seeded, state};
 use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use triceratops::backend::Interpreter;
-use triceratops::compile::{self, noise_inputs, CompileSpec};
+use triceratops::compile::{self, ArgRole, CompileSpec};
 use triceratops::data::Dataset;
 use triceratops::ir::interp::evaluate;
-use triceratops::ir::Graph;
+use triceratops::ir::{Graph, Role};
 use triceratops::keras::layers::Mode;
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
@@ -45,7 +45,7 @@ fn glorot_uniform_uses_keras_fans() {
     ];
     for (m, layer, shape, fans) in cases {
         let model = compiled_seeded(m, 42);
-        let kernel = &model.state[&format!("{layer}.kernel")];
+        let kernel = &state(&model, &format!("{layer}.kernel"));
         assert_eq!(kernel.shape(), shape.as_slice());
         let limit = (6.0 / fans as f64).sqrt();
         let max = kernel.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs()));
@@ -83,7 +83,7 @@ fn glorot_uniform_uses_keras_fans() {
                 "{layer}: quarter {q} holds {count} of {n}"
             );
         }
-        let bias = &model.state[&format!("{layer}.bias")];
+        let bias = &state(&model, &format!("{layer}.bias"));
         assert!(
             bias.iter().all(|&b| b == 0.0),
             "{layer}: biases start at zero"
@@ -102,9 +102,9 @@ fn initialization_is_seeded() {
     let a = compiled_seeded(build(), 7);
     let b = compiled_seeded(build(), 7);
     let c = compiled_seeded(build(), 8);
-    assert_eq!(a.state, b.state);
+    assert_eq!(a.state(), b.state());
     for name in ["dense.kernel", "dense_1.kernel"] {
-        assert_ne!(a.state[name], c.state[name], "{name} ignores the seed");
+        assert_ne!(state(&a, name), state(&c, name), "{name} ignores the seed");
     }
     assert_eq!(a.steps(), 0);
 }
@@ -125,11 +125,14 @@ fn dropout_graph(rate: f32, features: usize, mode: Mode) -> Graph {
 #[test]
 fn dropout_is_identity_at_inference() {
     let g = dropout_graph(0.5, 100, Mode::Infer);
-    assert!(noise_inputs(&g).is_empty());
+    assert!(
+        g.args(Role::Input).all(|v| g.value_name(v) == "x"),
+        "no noise input"
+    );
     let x = array(&[1, 100], |i| i as f32 - 50.0);
     let mut inputs = HashMap::new();
     inputs.insert("x".to_string(), x.clone());
-    assert_eq!(evaluate(&g, &inputs).unwrap().output("y").unwrap(), &x);
+    assert_eq!(evaluate(&g, &inputs).unwrap().output("y").unwrap(), x);
 
     // And through a model: predict ignores dropout entirely.
     let mut m = Sequential::new("m", &[100]);
@@ -143,10 +146,10 @@ fn dropout_is_identity_at_inference() {
 fn dropout_in_training_zeroes_rate_and_scales_the_rest() {
     let (rate, n) = (0.3f32, 10_000);
     let g = dropout_graph(rate, n, Mode::Train);
-    assert_eq!(
-        noise_inputs(&g),
-        vec![("dropout.noise".to_string(), vec![1, n])]
-    );
+    let noise: Vec<_> = g.args(Role::Input).skip(1).collect();
+    assert_eq!(noise.len(), 1, "one noise input besides x");
+    assert_eq!(g.value_name(noise[0]), "dropout.noise");
+    assert_eq!(g.shape(noise[0]).dims(), [1, n]);
     let x = array(&[1, n], |i| 1.0 + (i % 7) as f32);
 
     // Exactly uniform noise k/n (k a permutation of 0..n): exactly 30% below `rate`.
@@ -190,13 +193,21 @@ fn dropout_noise_is_only_in_the_train_step() {
         loss: Loss::MeanSquaredError,
         metrics: vec![],
     };
-    let (train, _) = compile::train_step_graph(&m, &spec, 4).unwrap();
+    let noise = |c: &compile::CompiledGraph| -> Vec<(String, Vec<usize>)> {
+        c.signature
+            .args
+            .iter()
+            .filter(|a| a.role == ArgRole::Noise)
+            .map(|a| (a.name.clone(), a.ty.shape.dims().to_vec()))
+            .collect()
+    };
+    let (train, _) = compile::train_step(&m, &spec, 4).unwrap();
     assert_eq!(
-        noise_inputs(&train),
+        noise(&train),
         vec![("dropout.noise".to_string(), vec![4, 8])]
     );
-    assert!(noise_inputs(&compile::eval_graph(&m, &spec, 4).unwrap()).is_empty());
-    assert!(noise_inputs(&compile::predict_graph(&m, 4).unwrap()).is_empty());
+    assert!(noise(&compile::eval_step(&m, &spec, 4).unwrap()).is_empty());
+    assert!(noise(&compile::predict_step(&m, 4).unwrap()).is_empty());
 }
 
 #[test]
@@ -217,8 +228,9 @@ fn dropout_is_active_in_train_on_batch() {
     )
     .unwrap();
     model
-        .state
-        .insert("dense.kernel".into(), ArrayD::ones(IxDyn(&[n, 1])));
+        .state_mut()
+        .set("dense.kernel", &ArrayD::ones(IxDyn(&[n, 1])).view())
+        .unwrap();
     let x = ArrayD::ones(IxDyn(&[1, n]));
     let y = ArrayD::zeros(IxDyn(&[1, 1]));
     let mut kept_counts = Vec::new();
@@ -278,13 +290,13 @@ fn training_with_dropout_is_reproducible_per_seed() {
         )
         .unwrap();
         let history = model.fit(&data, &options, &mut Silent).unwrap();
-        (model.state, history)
+        (model.state().clone(), history)
     };
     let (a, ha) = run(123);
     let (b, hb) = run(123);
     assert_eq!(a, b, "same seed, same data: the weights must match exactly");
     assert_eq!(ha.loss(), hb.loss());
     let (c, _) = run(124);
-    assert_ne!(a["dense.kernel"], c["dense.kernel"]);
-    assert_eq!(a["step"][[]], (3 * n.div_ceil(8)) as f32);
+    assert_ne!(a.view("dense.kernel"), c.view("dense.kernel"));
+    assert_eq!(a.step(), (3 * n.div_ceil(8)) as f32);
 }

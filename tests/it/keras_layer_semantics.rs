@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::keras_support::{array, assert_all_close, compiled, compiled_seeded};
+use crate::keras_support::{array, assert_all_close, compiled, compiled_seeded, state};
 use ndarray::{ArrayD, IxDyn};
 use triceratops::ir::interp::evaluate;
 use triceratops::ir::Graph;
@@ -81,8 +81,11 @@ fn dense_on_rank3_input_applies_to_last_axis() {
     let mut model = compiled(m);
     let kernel = array(&[4, 5], |i| (i as f32 - 9.5) / 7.0);
     let bias = array(&[5], |i| i as f32 * 0.25 - 0.5);
-    model.state.insert("dense.kernel".into(), kernel.clone());
-    model.state.insert("dense.bias".into(), bias.clone());
+    model
+        .state_mut()
+        .set("dense.kernel", &kernel.view())
+        .unwrap();
+    model.state_mut().set("dense.bias", &bias.view()).unwrap();
     let x = array(&[3, 2, 3, 4], |i| ((i * 13) % 17) as f32 / 8.0 - 1.0);
     let y = model.predict(&x, 3).unwrap();
     let mut want = ArrayD::zeros(IxDyn(&[3, 2, 3, 5]));
@@ -168,9 +171,12 @@ fn conv2d_formats_agree_with_hand_cross_correlation() {
         let mut outputs = Vec::new();
         for (m, x) in [(last, &x_last), (first, &x_first)] {
             let mut model = compiled(m);
-            assert_eq!(model.state["conv2d.kernel"].shape(), &[3, 2, 2, 3]);
-            model.state.insert("conv2d.kernel".into(), kernel.clone());
-            model.state.insert("conv2d.bias".into(), bias.clone());
+            assert_eq!(state(&model, "conv2d.kernel").shape(), &[3, 2, 2, 3]);
+            model
+                .state_mut()
+                .set("conv2d.kernel", &kernel.view())
+                .unwrap();
+            model.state_mut().set("conv2d.bias", &bias.view()).unwrap();
             outputs.push(model.predict(x, 2).unwrap());
         }
         assert_all_close(&outputs[0], &want_last, 1e-5);
@@ -204,15 +210,20 @@ fn conv_pool_flatten_channels_first_matches_channels_last() {
     let mut a = compiled_seeded(last, 5);
     let mut b = compiled_seeded(first, 5);
     // Same seed, same HWIO shapes: same initial weights.
-    assert_eq!(a.state, b.state);
-    for (name, v) in a.state.iter_mut() {
-        if name.ends_with(".bias") {
-            v.iter_mut()
+    assert_eq!(a.state().as_slice(), b.state().as_slice());
+    for i in 0..a.state().len() {
+        if a.state().entries()[i].name.ends_with(".bias") {
+            a.state_mut()
+                .slice_mut(i)
+                .iter_mut()
                 .enumerate()
                 .for_each(|(i, e)| *e = 0.1 * i as f32 - 0.05);
         }
     }
-    b.state = a.state.clone();
+    for entry in a.state().entries() {
+        let value = a.state().view(&entry.name).unwrap();
+        b.state_mut().set(&entry.name, &value).unwrap();
+    }
     let x = array(&[3, 8, 9, 2], |i| ((i * 31) % 19) as f32 / 9.0 - 1.0);
     let ya = a.predict(&x, 3).unwrap();
     let yb = b.predict(&to_nchw(&x), 3).unwrap();

@@ -275,9 +275,10 @@ fn automatic_names_follow_keras() {
     // Parameter names are `<layer>.<param>`.
     let model = compiled(m);
     let mut params: Vec<&str> = model
-        .state
-        .keys()
-        .map(String::as_str)
+        .state()
+        .entries()
+        .iter()
+        .map(|e| e.name.as_str())
         .filter(|k| k.ends_with(".kernel") || k.ends_with(".bias"))
         .collect();
     params.sort();

@@ -2,7 +2,7 @@
 //! update) of a tiny model. Each was read against the Keras update formulas
 //! when accepted.
 
-use triceratops::compile::{train_step_graph, CompileSpec};
+use triceratops::compile::{self, CompileSpec};
 use triceratops::ir::text::print;
 use triceratops::keras::losses::Loss;
 use triceratops::keras::optimizers::{Convention, Optimizer};
@@ -17,8 +17,8 @@ fn train_step(optimizer: Optimizer) -> String {
         loss: Loss::MeanSquaredError,
         metrics: vec![],
     };
-    let (graph, _) = train_step_graph(&model, &spec, 4).unwrap();
-    print(&graph)
+    let (compiled, _) = compile::train_step(&model, &spec, 4).unwrap();
+    print(&compiled.graph)
 }
 
 #[test]

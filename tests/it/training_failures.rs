@@ -1,6 +1,7 @@
 //! Training that cannot or must not go on: bad `fit` / `evaluate` /
-//! `predict` arguments as `Error::Config`, NaN data and diverging or
-//! overflowing updates stopping `fit` with the last good state kept, and the
+//! `predict` arguments as `Error::Config`, NaN data, diverging losses and
+//! infinite gradients stopping `fit` with the last good state kept,
+//! overflowing updates stopping it a step later and never checkpointed, and the
 //! checks added in review (sparse labels that are not class indices, dropout
 //! rates outside [0, 1), models too large to allocate, a metric that does not
 //! fit the targets).
@@ -10,7 +11,9 @@ use crate::training_support::{
 };
 use ndarray::{ArrayD, IxDyn};
 use triceratops::backend::Interpreter;
+use triceratops::checkpoint::{self, RunSettings};
 use triceratops::data::Dataset;
+use triceratops::error::Divergence;
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Optimizer};
@@ -117,9 +120,15 @@ fn nan_in_the_data_stops_fit_and_keeps_the_last_good_state() {
         .fit(&data, &options(2, 10, false, Validation::None), &mut Silent)
         .unwrap_err();
     match &err {
-        Error::NonFinite { loss, epoch, step } => {
+        Error::NonFinite {
+            loss,
+            epoch,
+            step,
+            cause,
+        } => {
             assert!(loss.is_nan());
             assert_eq!((*epoch, *step), (1, 3));
+            assert_eq!(*cause, Divergence::Loss);
         }
         other => panic!("expected Error::NonFinite, got {other:?}"),
     }
@@ -132,7 +141,7 @@ fn nan_in_the_data_stops_fit_and_keeps_the_last_good_state() {
     assert_eq!(m.steps(), 2);
     // The state is exactly the one after the two good steps.
     let reference = reference_steps(build, &data, 10, 2);
-    assert_eq!(m.state, reference.state);
+    assert_eq!(m.state(), reference.state());
 }
 
 #[test]
@@ -151,7 +160,10 @@ fn divergence_stops_fit_and_discards_the_failing_update() {
     let err = m
         .fit(&data, &options(5, 10, false, Validation::None), &mut Silent)
         .unwrap_err();
-    let Error::NonFinite { loss, epoch, step } = err else {
+    let Error::NonFinite {
+        loss, epoch, step, ..
+    } = err
+    else {
         panic!("expected Error::NonFinite, got {err:?}");
     };
     assert!(!loss.is_finite());
@@ -168,14 +180,45 @@ fn divergence_stops_fit_and_discards_the_failing_update() {
         let b = data.slice((s % 4) * 10, (s % 4) * 10 + 10);
         reference.train_on_batch(b.x, b.y).unwrap();
     }
-    assert_eq!(m.state, reference.state);
+    assert_eq!(m.state(), reference.state());
 }
 
 #[test]
-fn an_overflowing_update_is_divergence_even_with_a_finite_loss() {
-    // Step 1 has a finite loss (targets ~1e3) but lr 1e36 times gradients
-    // ~1e3 overflows f32: the step must fail there, not leave infinite
-    // weights for step 2 to trip over.
+fn an_infinite_gradient_with_a_finite_loss_leaves_the_state_untouched() {
+    // pred = 0.5 * 2e19 = 1e19, loss = 1e38 (finite), but
+    // d loss / d w0 = 2 * pred * x0 = 4e38 overflows f32.
+    let mut m = model(
+        linear(3),
+        Optimizer::sgd(Convention::Keras),
+        Loss::MeanSquaredError,
+        &[],
+        4,
+    );
+    let kernel = ArrayD::from_shape_vec(IxDyn(&[3, 1]), vec![0.5, 0.0, 0.0]).unwrap();
+    m.state_mut().set("dense.kernel", &kernel.view()).unwrap();
+    let initial = m.state().clone();
+    let x = ArrayD::from_shape_vec(IxDyn(&[1, 3]), vec![2e19, 0.0, 0.0]).unwrap();
+    let y = ArrayD::zeros(IxDyn(&[1, 1]));
+    let err = m.train_on_batch(x, y).unwrap_err();
+    let Error::NonFinite { loss, cause, .. } = &err else {
+        panic!("expected Error::NonFinite, got {err:?}");
+    };
+    assert_eq!(*loss, 1e38);
+    assert_eq!(*cause, Divergence::Gradient);
+    assert!(
+        err.to_string().contains("a gradient is not finite"),
+        "{err}"
+    );
+    assert_eq!(m.state(), &initial, "the guard kept the update out");
+    assert_eq!(m.steps(), 0);
+}
+
+/// SGD with lr 1e36 on targets ~1e3: the first step's loss and gradients are
+/// finite, but `w - lr * g` overflows f32. The in-graph guard covers the
+/// loss and the gradients (so updates can be written in place), so the
+/// overflow shows up as the next step's non-finite loss, or at the end of
+/// the epoch when it was its last step; either way no checkpoint takes it.
+fn overflowing(epochs: usize, batch: usize) -> (Model, Error) {
     let mut data = regression(40, 9);
     data.y.mapv_inplace(|v| 1000.0 * v);
     let mut m = model(
@@ -185,17 +228,57 @@ fn an_overflowing_update_is_divergence_even_with_a_finite_loss() {
         &[],
         4,
     );
-    let initial = m.state.clone();
     let err = m
-        .fit(&data, &options(2, 10, false, Validation::None), &mut Silent)
+        .fit(
+            &data,
+            &options(epochs, batch, false, Validation::None),
+            &mut Silent,
+        )
         .unwrap_err();
-    let Error::NonFinite { epoch, step, .. } = err else {
+    (m, err)
+}
+
+#[test]
+fn an_overflowing_update_stops_training_at_the_next_step() {
+    let (m, err) = overflowing(2, 10);
+    let Error::NonFinite {
+        epoch, step, cause, ..
+    } = &err
+    else {
         panic!("expected Error::NonFinite, got {err:?}");
     };
-    assert_eq!((epoch, step), (1, 1));
-    assert!(all_finite(&m), "an infinite weight reached the state");
-    assert_eq!(m.state, initial);
-    assert_eq!(m.steps(), 0);
+    assert_eq!((*epoch, *step), (1, 2));
+    assert_eq!(*cause, Divergence::Loss);
+    assert_eq!(m.steps(), 1, "the second step was not applied");
+    assert!(!all_finite(&m), "the first step's overflow is in the state");
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("ck.safetensors");
+    let refused = checkpoint::save(&path, &m, &RunSettings::default()).unwrap_err();
+    assert!(refused.to_string().contains("non-finite"), "{refused}");
+    assert!(!path.exists(), "no checkpoint of a diverged state");
+}
+
+#[test]
+fn an_overflow_in_the_last_step_of_an_epoch_is_found_at_its_end() {
+    let (m, err) = overflowing(3, 40);
+    let Error::NonFinite {
+        epoch, step, cause, ..
+    } = &err
+    else {
+        panic!("expected Error::NonFinite, got {err:?}");
+    };
+    assert_eq!((*epoch, *step), (1, 1));
+    assert_eq!(
+        *cause,
+        Divergence::State {
+            entry: "dense.kernel".into()
+        }
+    );
+    assert!(
+        err.to_string().contains("`dense.kernel` is not finite"),
+        "{err}"
+    );
+    assert_eq!(m.epochs_done, 0, "the epoch does not count as done");
 }
 
 // ------------------------------------------------------ review regressions

@@ -136,7 +136,7 @@ fn validation_split_takes_the_last_fraction_before_shuffling() {
         &mut Silent,
     )
     .unwrap();
-    assert_eq!(split.state, head.state);
+    assert_eq!(split.state(), head.state());
 }
 
 #[test]

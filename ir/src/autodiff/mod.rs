@@ -23,7 +23,7 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
     let forward_len = graph.len();
     for &v in wrt.iter().chain([&loss]) {
         if v.index() >= graph.len() {
-            return Err(IrError::Grad(format!("value {} does not exist", v.0)));
+            return Err(IrError::Grad(format!("value {} does not exist", v.index())));
         }
     }
     if graph.shape(loss).rank() != 0 {
@@ -43,7 +43,7 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
         let (Some(dy), true) = (adjoint[index], on_path[index]) else {
             continue;
         };
-        let node = graph.node(ValueId(index as u32));
+        let node = graph.node(ValueId::new(index));
         let NodeKind::Op { op, operands } = &node.kind else {
             continue;
         };
@@ -52,7 +52,7 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
         if !needs.iter().any(|&n| n) {
             continue;
         }
-        let y = ValueId(index as u32);
+        let y = ValueId::new(index);
         let grads = vjp::vjp(graph, &op, &operands, y, dy, &needs)?;
         for ((operand, g), need) in operands.iter().zip(grads).zip(&needs) {
             let Some(g) = g.filter(|_| *need) else {
@@ -109,7 +109,7 @@ fn on_path(graph: &Graph, loss: ValueId, wrt: &[ValueId]) -> Vec<bool> {
     }
     for i in 0..n {
         if graph
-            .node(ValueId(i as u32))
+            .node(ValueId::new(i))
             .operands()
             .iter()
             .any(|v| from_wrt[v.index()])
@@ -121,7 +121,7 @@ fn on_path(graph: &Graph, loss: ValueId, wrt: &[ValueId]) -> Vec<bool> {
     to_loss[loss.index()] = true;
     for i in (0..n).rev() {
         if to_loss[i] {
-            for v in graph.node(ValueId(i as u32)).operands() {
+            for v in graph.node(ValueId::new(i)).operands() {
                 to_loss[v.index()] = true;
             }
         }

@@ -4,7 +4,7 @@
 //! operand is a mask that gets none).
 
 use crate::error::{IrError, Result};
-use crate::graph::{Graph, NodeKind, ValueId};
+use crate::graph::{Graph, ValueId};
 use crate::op::{BinaryOp, ConvAttrs, Op, UnaryOp};
 
 /// What a rule sees: the operands `x`, the result `y`, its gradient `dy`,
@@ -30,7 +30,7 @@ pub(super) fn vjp(
     match op {
         Op::Unary(u) => unary(g, *u, &c).map(|d| vec![Some(d)]),
         Op::Binary(b) => binary(g, *b, &c),
-        Op::Pow { exponent } => pow(g, *exponent, &c),
+        Op::Pow { exponent } => pow(g, exponent.get(), &c),
         Op::Select => select(g, &c),
         Op::Broadcast { dims, .. } => broadcast(g, dims, &c),
         Op::Reshape { .. } => one(reshape_like(g, c.dy, c.x[0])),
@@ -127,8 +127,7 @@ fn unary(g: &mut Graph, op: UnaryOp, c: &Ctx) -> Result<ValueId> {
 /// `dy * v`, or just `v` when `dy` is the literal 1 of the loss seed, so the
 /// top of a backward pass does not start with multiplications by one.
 fn times(g: &mut Graph, dy: ValueId, v: ValueId) -> Result<ValueId> {
-    let seed_one =
-        matches!(&g.node(dy).kind, NodeKind::Const(data) if data.iter().all(|&d| d == 1.0));
+    let seed_one = g.const_value(dy).is_some_and(|c| c.as_splat() == Some(1.0));
     if seed_one && g.shape(dy) == g.shape(v) {
         Ok(v)
     } else {

@@ -2,7 +2,7 @@
 //! `nchw` layout is transposed in and out. Simple, and fast enough to train
 //! small CNNs on the interpreter.
 
-use ndarray::{Array2, ArrayD, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn};
 
 use super::shape_ops::transpose;
 use super::Scalar;
@@ -109,11 +109,11 @@ impl Geometry {
     }
 }
 
-fn to_nhwc<T: Scalar>(x: &ArrayD<T>, attrs: &ConvAttrs) -> ArrayD<T> {
+fn to_nhwc<T: Scalar>(x: &ArrayViewD<T>, attrs: &ConvAttrs) -> ArrayD<T> {
     transpose(x, &geometry::to_nhwc_perm(attrs.layout))
 }
 
-fn to_hwio_matrix<T: Scalar>(f: &ArrayD<T>, attrs: &ConvAttrs, g: &Geometry) -> Array2<T> {
+fn to_hwio_matrix<T: Scalar>(f: &ArrayViewD<T>, attrs: &ConvAttrs, g: &Geometry) -> Array2<T> {
     transpose(f, &geometry::filter_to_hwio_perm(attrs.layout))
         .into_shape_with_order((g.patch_len(), g.o))
         .expect("HWIO filter flattens to [kh*kw*c, o]")
@@ -121,16 +121,20 @@ fn to_hwio_matrix<T: Scalar>(f: &ArrayD<T>, attrs: &ConvAttrs, g: &Geometry) -> 
 
 fn from_nhwc<T: Scalar>(data: Vec<T>, nhwc: [usize; 4], attrs: &ConvAttrs) -> ArrayD<T> {
     let x = ArrayD::from_shape_vec(IxDyn(&nhwc), data).expect("NHWC result has its size");
-    transpose(&x, &geometry::from_nhwc_perm(attrs.layout))
+    transpose(&x.view(), &geometry::from_nhwc_perm(attrs.layout))
 }
 
-fn dy_matrix<T: Scalar>(dy: &ArrayD<T>, attrs: &ConvAttrs, g: &Geometry) -> Array2<T> {
+fn dy_matrix<T: Scalar>(dy: &ArrayViewD<T>, attrs: &ConvAttrs, g: &Geometry) -> Array2<T> {
     to_nhwc(dy, attrs)
         .into_shape_with_order((g.patches(), g.o))
         .expect("dy flattens to [patches, o]")
 }
 
-pub fn conv2d<T: Scalar>(image: &ArrayD<T>, filter: &ArrayD<T>, attrs: &ConvAttrs) -> ArrayD<T> {
+pub fn conv2d<T: Scalar>(
+    image: &ArrayViewD<T>,
+    filter: &ArrayViewD<T>,
+    attrs: &ConvAttrs,
+) -> ArrayD<T> {
     let g = Geometry::new(image.shape(), filter.shape(), attrs);
     let x = to_nhwc(image, attrs);
     let cols = g.im2col(x.as_slice().expect("standard layout"));
@@ -140,8 +144,8 @@ pub fn conv2d<T: Scalar>(image: &ArrayD<T>, filter: &ArrayD<T>, attrs: &ConvAttr
 }
 
 pub fn conv2d_input_grad<T: Scalar>(
-    dy: &ArrayD<T>,
-    filter: &ArrayD<T>,
+    dy: &ArrayViewD<T>,
+    filter: &ArrayViewD<T>,
     attrs: &ConvAttrs,
     input_shape: &Shape,
 ) -> ArrayD<T> {
@@ -152,8 +156,8 @@ pub fn conv2d_input_grad<T: Scalar>(
 }
 
 pub fn conv2d_filter_grad<T: Scalar>(
-    image: &ArrayD<T>,
-    dy: &ArrayD<T>,
+    image: &ArrayViewD<T>,
+    dy: &ArrayViewD<T>,
     attrs: &ConvAttrs,
     filter_shape: &Shape,
 ) -> ArrayD<T> {
@@ -166,5 +170,5 @@ pub fn conv2d_filter_grad<T: Scalar>(
         .into_owned()
         .into_shape_with_order(IxDyn(&[g.kh, g.kw, g.c, g.o]))
         .expect("filter gradient has the filter's size");
-    transpose(&hwio, &geometry::filter_from_hwio_perm(attrs.layout))
+    transpose(&hwio.view(), &geometry::filter_from_hwio_perm(attrs.layout))
 }

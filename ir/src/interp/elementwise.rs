@@ -3,12 +3,12 @@
 //! -0 below +0 (`max(-0, +0) = +0` either way round), so a JIT can match
 //! them bit for bit.
 
-use ndarray::{ArrayD, Zip};
+use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use super::Scalar;
 use crate::op::{BinaryOp, CmpOp, UnaryOp};
 
-pub fn unary<T: Scalar>(op: UnaryOp, x: &ArrayD<T>) -> ArrayD<T> {
+pub fn unary<T: Scalar>(op: UnaryOp, x: &ArrayViewD<T>) -> ArrayD<T> {
     let zero = T::zero();
     let one = T::one();
     match op {
@@ -54,7 +54,7 @@ fn nan_min<T: Scalar>(a: T, b: T) -> T {
     }
 }
 
-pub fn binary<T: Scalar>(op: BinaryOp, a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+pub fn binary<T: Scalar>(op: BinaryOp, a: &ArrayViewD<T>, b: &ArrayViewD<T>) -> ArrayD<T> {
     let f: fn(T, T) -> T = match op {
         BinaryOp::Add => |x, y| x + y,
         BinaryOp::Sub => |x, y| x - y,
@@ -66,12 +66,12 @@ pub fn binary<T: Scalar>(op: BinaryOp, a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T
     Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
 }
 
-pub fn pow<T: Scalar>(x: &ArrayD<T>, exponent: f32) -> ArrayD<T> {
+pub fn pow<T: Scalar>(x: &ArrayViewD<T>, exponent: f32) -> ArrayD<T> {
     let e = T::from_f32(exponent);
     x.mapv(|v| v.powf(e))
 }
 
-pub fn compare<T: Scalar>(op: CmpOp, a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+pub fn compare<T: Scalar>(op: CmpOp, a: &ArrayViewD<T>, b: &ArrayViewD<T>) -> ArrayD<T> {
     let f: fn(T, T) -> bool = match op {
         CmpOp::Gt => |x, y| x > y,
         CmpOp::Ge => |x, y| x >= y,
@@ -82,7 +82,11 @@ pub fn compare<T: Scalar>(op: CmpOp, a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> 
         .map_collect(|&x, &y| if f(x, y) { T::one() } else { T::zero() })
 }
 
-pub fn select<T: Scalar>(mask: &ArrayD<T>, on_true: &ArrayD<T>, on_false: &ArrayD<T>) -> ArrayD<T> {
+pub fn select<T: Scalar>(
+    mask: &ArrayViewD<T>,
+    on_true: &ArrayViewD<T>,
+    on_false: &ArrayViewD<T>,
+) -> ArrayD<T> {
     Zip::from(mask)
         .and(on_true)
         .and(on_false)

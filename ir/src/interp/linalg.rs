@@ -1,11 +1,11 @@
 //! Matrix products through ndarray's GEMM (matrixmultiply for f32/f64).
 
-use ndarray::{Array3, ArrayD, Axis, Ix2, IxDyn};
+use ndarray::{Array3, ArrayD, ArrayViewD, Axis, Ix2, IxDyn};
 
 use super::Scalar;
 
 /// `[.., m, k] x [.., k, n]`: a 2-D GEMM per batch element.
-pub fn matmul<T: Scalar>(a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+pub fn matmul<T: Scalar>(a: &ArrayViewD<T>, b: &ArrayViewD<T>) -> ArrayD<T> {
     let r = a.ndim();
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
     if r == 2 {

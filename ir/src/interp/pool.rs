@@ -1,7 +1,7 @@
 //! maxpool2d and its gradient, computed in NHWC. Padded positions never win;
 //! ties and NaN go to the first candidate in row-major window order.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::shape_ops::transpose;
 use super::Scalar;
@@ -55,17 +55,17 @@ fn for_each_argmax<T: Scalar>(
     [n, rows.out, cols.out, c]
 }
 
-fn nhwc<T: Scalar>(x: &ArrayD<T>, attrs: &PoolAttrs) -> (ArrayD<T>, [usize; 4]) {
+fn nhwc<T: Scalar>(x: &ArrayViewD<T>, attrs: &PoolAttrs) -> (ArrayD<T>, [usize; 4]) {
     let dims = geometry::image_dims(x.shape(), attrs.layout);
     (transpose(x, &geometry::to_nhwc_perm(attrs.layout)), dims)
 }
 
 fn from_nhwc<T: Scalar>(data: Vec<T>, dims: [usize; 4], attrs: &PoolAttrs) -> ArrayD<T> {
     let x = ArrayD::from_shape_vec(IxDyn(&dims), data).expect("NHWC result has its size");
-    transpose(&x, &geometry::from_nhwc_perm(attrs.layout))
+    transpose(&x.view(), &geometry::from_nhwc_perm(attrs.layout))
 }
 
-pub fn maxpool2d<T: Scalar>(image: &ArrayD<T>, attrs: &PoolAttrs) -> ArrayD<T> {
+pub fn maxpool2d<T: Scalar>(image: &ArrayViewD<T>, attrs: &PoolAttrs) -> ArrayD<T> {
     let (x, dims) = nhwc(image, attrs);
     let x = x.as_slice().expect("standard layout");
     let mut out = Vec::new();
@@ -77,8 +77,8 @@ pub fn maxpool2d<T: Scalar>(image: &ArrayD<T>, attrs: &PoolAttrs) -> ArrayD<T> {
 }
 
 pub fn maxpool2d_grad<T: Scalar>(
-    image: &ArrayD<T>,
-    dy: &ArrayD<T>,
+    image: &ArrayViewD<T>,
+    dy: &ArrayViewD<T>,
     attrs: &PoolAttrs,
 ) -> ArrayD<T> {
     let (x, dims) = nhwc(image, attrs);

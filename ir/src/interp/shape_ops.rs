@@ -1,12 +1,12 @@
 //! Data movement and reductions.
 
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
 use super::elementwise::nan_max;
 use super::Scalar;
 use crate::types::Shape;
 
-pub fn broadcast<T: Scalar>(x: &ArrayD<T>, shape: &Shape, dims: &[usize]) -> ArrayD<T> {
+pub fn broadcast<T: Scalar>(x: &ArrayViewD<T>, shape: &Shape, dims: &[usize]) -> ArrayD<T> {
     // Place operand axes at `dims`, extent 1 elsewhere, then let ndarray repeat.
     let mut aligned = vec![1; shape.rank()];
     for (i, &d) in dims.iter().enumerate() {
@@ -20,20 +20,20 @@ pub fn broadcast<T: Scalar>(x: &ArrayD<T>, shape: &Shape, dims: &[usize]) -> Arr
         .to_owned()
 }
 
-pub fn reshape<T: Scalar>(x: &ArrayD<T>, shape: &Shape) -> ArrayD<T> {
+pub fn reshape<T: Scalar>(x: &ArrayViewD<T>, shape: &Shape) -> ArrayD<T> {
     x.to_shape(IxDyn(shape.dims()))
         .expect("shape inference admitted this reshape")
         .into_owned()
 }
 
-pub fn transpose<T: Scalar>(x: &ArrayD<T>, perm: &[usize]) -> ArrayD<T> {
+pub fn transpose<T: Scalar>(x: &ArrayViewD<T>, perm: &[usize]) -> ArrayD<T> {
     x.view()
         .permuted_axes(IxDyn(perm))
         .as_standard_layout()
         .into_owned()
 }
 
-pub fn pad<T: Scalar>(x: &ArrayD<T>, low: &[usize], high: &[usize]) -> ArrayD<T> {
+pub fn pad<T: Scalar>(x: &ArrayViewD<T>, low: &[usize], high: &[usize]) -> ArrayD<T> {
     let shape: Vec<usize> = (0..x.ndim())
         .map(|i| x.shape()[i] + low[i] + high[i])
         .collect();
@@ -46,7 +46,7 @@ pub fn pad<T: Scalar>(x: &ArrayD<T>, low: &[usize], high: &[usize]) -> ArrayD<T>
     out
 }
 
-pub fn slice<T: Scalar>(x: &ArrayD<T>, start: &[usize], end: &[usize]) -> ArrayD<T> {
+pub fn slice<T: Scalar>(x: &ArrayViewD<T>, start: &[usize], end: &[usize]) -> ArrayD<T> {
     x.slice_each_axis(|ax| {
         let i = ax.axis.index();
         Slice::from(start[i]..end[i])
@@ -54,11 +54,11 @@ pub fn slice<T: Scalar>(x: &ArrayD<T>, start: &[usize], end: &[usize]) -> ArrayD
     .to_owned()
 }
 
-pub fn reduce_sum<T: Scalar>(x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
+pub fn reduce_sum<T: Scalar>(x: &ArrayViewD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
     reduce(x, axes, keepdims, |a, axis| a.sum_axis(axis))
 }
 
-pub fn reduce_max<T: Scalar>(x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
+pub fn reduce_max<T: Scalar>(x: &ArrayViewD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
     reduce(x, axes, keepdims, |a, axis| {
         a.fold_axis(axis, T::neg_infinity(), |&m, &v| nan_max(v, m))
     })
@@ -67,14 +67,18 @@ pub fn reduce_max<T: Scalar>(x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> A
 /// Reduces `axes` one at a time (highest first, so lower indices stay valid),
 /// then reinserts them as extent-1 axes if `keepdims`.
 fn reduce<T: Scalar>(
-    x: &ArrayD<T>,
+    x: &ArrayViewD<T>,
     axes: &[usize],
     keepdims: bool,
-    f: impl Fn(&ArrayD<T>, Axis) -> ArrayD<T>,
+    f: impl Fn(&ArrayViewD<T>, Axis) -> ArrayD<T>,
 ) -> ArrayD<T> {
-    let mut out = x.clone();
-    for &a in axes.iter().rev() {
-        out = f(&out, Axis(a));
+    let mut rest = axes.iter().rev();
+    let mut out = match rest.next() {
+        Some(&a) => f(x, Axis(a)),
+        None => x.to_owned(),
+    };
+    for &a in rest {
+        out = f(&out.view(), Axis(a));
     }
     if keepdims {
         for &a in axes {

@@ -18,7 +18,6 @@
 //! elements are all equal prints as `splat(v)`. `//` starts a comment.
 //! `print(parse(s)) == s` for every printed `s`.
 
-mod attrs;
 mod lex;
 mod parse;
 mod print;

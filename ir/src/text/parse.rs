@@ -20,16 +20,28 @@
 //! name and update rules are exactly those of the builder; their errors are
 //! reported at the offending token. Every error is an [`IrError::Parse`].
 
-use super::attrs::{attribute_keys, check_numel, Attr, Attrs};
 use super::lex::{Lexer, Pos, Tok, Token};
 use crate::error::{IrError, Result};
-use crate::graph::{Graph, Role, ValueId};
-use crate::op::{Layout, Padding};
-use crate::types::{DType, Shape, TensorType};
+use crate::graph::{Constant, Graph, Role, ValueId};
+use crate::op::{AttrType, AttrValue, Op, OpKind};
+use crate::types::{DType, F32Bits, Shape, TensorType};
 
-/// The largest constant `splat(v)` may fill (elements), so that a short text
-/// cannot ask for an enormous allocation.
-const MAX_SPLAT: usize = 1 << 28;
+/// How a constant's data was written.
+enum Literal {
+    /// `splat(v)`: every element.
+    Splat(f32),
+    /// A bare number: only for one-element constants.
+    Bare(f32),
+    List(Vec<f32>),
+}
+
+/// Rejects shapes whose element count does not fit a `usize`.
+fn check_numel(shape: &Shape, pos: Pos) -> Result<()> {
+    match shape.checked_numel() {
+        Some(_) => Ok(()),
+        None => Err(pos.error(format!("shape {shape} has too many elements"))),
+    }
+}
 
 /// Parses the text form of a graph.
 pub fn parse(text: &str) -> Result<Graph> {
@@ -168,58 +180,56 @@ impl<'a> Parser<'a> {
         let (ty, _) = self.ty()?;
         self.expect('=')?;
         let literal_pos = self.tok.pos;
-        let (data, bare) = self.literal(ty.numel())?;
+        let literal = self.literal()?;
         self.end_of_line()?;
-        if data.len() != ty.numel() {
-            let hint = if bare {
-                " (write splat(v) to fill it)"
-            } else {
-                ""
-            };
-            return Err(literal_pos.error(format!(
-                "const %{name}: {ty} needs {} values, got {}{hint}",
-                ty.numel(),
-                data.len()
-            )));
-        }
+        let data = match literal {
+            Literal::Splat(v) => Constant::splat(v),
+            Literal::Bare(v) if ty.numel() == 1 => Constant::splat(v),
+            Literal::List(data) if data.len() == ty.numel() => Constant::from_values(&data),
+            Literal::Bare(_) | Literal::List(_) => {
+                let (len, hint) = match literal {
+                    Literal::List(d) => (d.len(), ""),
+                    _ => (1, " (write splat(v) to fill it)"),
+                };
+                return Err(literal_pos.error(format!(
+                    "const %{name}: {ty} needs {} values, got {len}{hint}",
+                    ty.numel(),
+                )));
+            }
+        };
         self.graph
-            .constant(name, ty, data)
+            .constant_from(name, ty, data)
             .map_err(|e| pos.wrap(e))?;
         Ok(())
     }
 
-    /// A constant's elements, and whether they were written as a bare float.
-    fn literal(&mut self, numel: usize) -> Result<(Vec<f32>, bool)> {
+    /// A constant's elements.
+    fn literal(&mut self) -> Result<Literal> {
         match self.tok.tok {
             Tok::Word("splat") => {
-                let pos = self.bump()?.pos;
+                self.bump()?;
                 self.expect('(')?;
                 let v = self.float()?;
                 self.expect(')')?;
-                if numel > MAX_SPLAT {
-                    return Err(pos.error(format!(
-                        "splat of {numel} elements is too large (at most {MAX_SPLAT})"
-                    )));
-                }
-                Ok((vec![v; numel], false))
+                Ok(Literal::Splat(v))
             }
             Tok::Punct('[') => {
                 self.bump()?;
                 let mut data = Vec::new();
                 if self.eat(Tok::Punct(']'))? {
-                    return Ok((data, false));
+                    return Ok(Literal::List(data));
                 }
                 loop {
                     data.push(self.float()?);
                     if self.eat(Tok::Punct(']'))? {
-                        return Ok((data, false));
+                        return Ok(Literal::List(data));
                     }
                     if !self.eat(Tok::Punct(','))? {
                         return Err(self.unexpected("`,` or `]`"));
                     }
                 }
             }
-            _ => Ok((vec![self.float()?], true)),
+            _ => Ok(Literal::Bare(self.float()?)),
         }
     }
 
@@ -251,23 +261,20 @@ impl<'a> Parser<'a> {
         let (ty, ty_pos) = self.ty()?;
         self.expect('=')?;
         let (op_name, op_pos) = self.word("an op name")?;
-        let Some(keys) = attribute_keys(op_name) else {
+        let Some(kind) = OpKind::from_name(op_name) else {
             return Err(op_pos.error(format!("unknown op `{op_name}`")));
         };
         let mut operands: Vec<(ValueId, Pos)> = Vec::new();
-        let mut attrs = Attrs {
-            op: op_name,
-            pos: op_pos,
-            items: Vec::new(),
-        };
+        let mut values: Vec<Option<AttrValue>> = vec![None; kind.attrs().len()];
         if !matches!(self.tok.tok, Tok::Newline | Tok::Eof) {
             loop {
+                let any_attr = values.iter().any(Option::is_some);
                 match self.tok.tok {
-                    Tok::Value(_) if attrs.items.is_empty() => operands.push(self.use_value()?),
+                    Tok::Value(_) if !any_attr => operands.push(self.use_value()?),
                     Tok::Value(_) => {
                         return Err(self.tok.pos.error("operands must come before attributes"))
                     }
-                    Tok::Word(key) => self.attribute(key, keys, &mut attrs)?,
+                    Tok::Word(key) => self.attribute(key, kind, &mut values)?,
                     _ => return Err(self.unexpected("an operand or an attribute")),
                 }
                 if !self.eat(Tok::Punct(','))? {
@@ -278,7 +285,16 @@ impl<'a> Parser<'a> {
         if !matches!(self.tok.tok, Tok::Newline | Tok::Eof) {
             return Err(self.unexpected("`,` or end of line"));
         }
-        let op = attrs.build()?;
+        let mut given = Vec::with_capacity(values.len());
+        for (spec, value) in kind.attrs().iter().zip(values) {
+            let Some(value) = value else {
+                return Err(
+                    op_pos.error(format!("missing attribute `{}` for `{op_name}`", spec.key))
+                );
+            };
+            given.push(value);
+        }
+        let op = Op::from_attrs(kind, given).map_err(|e| op_pos.wrap(e))?;
         if operands.len() != op.arity() {
             let at = operands.get(op.arity()).map_or(op_pos, |&(_, p)| p);
             let s = if op.arity() == 1 { "" } else { "s" };
@@ -303,11 +319,19 @@ impl<'a> Parser<'a> {
     }
 
     /// `key=value`, with `key` the current token; the key must be one of the
-    /// op's and given once; the value's syntax follows from the key.
-    fn attribute(&mut self, key: &'a str, keys: &[&str], attrs: &mut Attrs<'a>) -> Result<()> {
+    /// op's (from the op table) and given once; its value's syntax and
+    /// checks follow from the key's attribute type.
+    fn attribute(
+        &mut self,
+        key: &'a str,
+        kind: OpKind,
+        values: &mut [Option<AttrValue>],
+    ) -> Result<()> {
         let key_pos = self.bump()?.pos;
-        let op = attrs.op;
-        if !keys.contains(&key) {
+        let op = kind.name();
+        let schema = kind.attrs();
+        let Some(index) = schema.iter().position(|a| a.key == key) else {
+            let keys: Vec<&str> = schema.iter().map(|a| a.key).collect();
             return Err(key_pos.error(if keys.is_empty() {
                 format!("`{op}` takes no attributes, found `{key}`")
             } else {
@@ -316,38 +340,33 @@ impl<'a> Parser<'a> {
                     keys.join(", ")
                 )
             }));
-        }
-        if attrs.items.iter().any(|(k, _, _)| *k == key) {
+        };
+        if values[index].is_some() {
             return Err(key_pos.error(format!("duplicate attribute `{key}`")));
         }
         self.expect('=')?;
         let pos = self.tok.pos;
-        let value = match key {
-            "exponent" => Attr::Float(self.float()?),
-            "keepdims" => Attr::Bool(self.choice(key, &[("true", true), ("false", false)])?),
-            "padding" => Attr::Padding(
-                self.choice(key, &[("same", Padding::Same), ("valid", Padding::Valid)])?,
-            ),
-            "layout" => {
-                Attr::Layout(self.choice(key, &[("nhwc", Layout::Nhwc), ("nchw", Layout::Nchw)])?)
-            }
-            _ => Attr::List(self.ints()?),
+        let ty = schema[index].ty;
+        let value = match ty {
+            AttrType::Float => AttrValue::Float(F32Bits::new(self.float()?)),
+            AttrType::Ints | AttrType::Pair | AttrType::Shape => AttrValue::Ints(self.ints()?),
+            AttrType::Bool | AttrType::Padding | AttrType::Layout => self.choice(key, ty)?,
         };
-        attrs.items.push((key, pos, value));
+        ty.check(&value)
+            .map_err(|why| pos.error(format!("attribute `{key}` {why}")))?;
+        values[index] = Some(value);
         Ok(())
     }
 
-    /// One of a fixed set of words.
-    fn choice<T: Copy>(&mut self, key: &str, options: &[(&str, T)]) -> Result<T> {
-        let found = match self.tok.tok {
-            Tok::Word(w) => options.iter().find(|(name, _)| *name == w),
-            _ => None,
-        };
-        if let Some(&(_, v)) = found {
-            self.bump()?;
-            return Ok(v);
+    /// One of the words an attribute type allows.
+    fn choice(&mut self, key: &str, ty: AttrType) -> Result<AttrValue> {
+        if let Tok::Word(w) = self.tok.tok {
+            if let Some(v) = ty.from_word(w) {
+                self.bump()?;
+                return Ok(v);
+            }
         }
-        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let names: Vec<String> = ty.words().iter().map(|n| format!("`{n}`")).collect();
         Err(self.tok.pos.error(format!(
             "attribute `{key}` expects {}, found {}",
             names.join(" or "),

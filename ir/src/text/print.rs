@@ -2,33 +2,35 @@
 
 use std::fmt::Write;
 
-use crate::graph::{Graph, NodeKind};
-use crate::op::{ConvAttrs, Op, PoolAttrs};
-use crate::types::Shape;
+use crate::graph::{Constant, Graph, NodeKind};
 
 /// The canonical text of `graph`.
 pub fn print(graph: &Graph) -> String {
     let mut s = String::new();
     writeln!(s, "graph {} {{", graph.name()).unwrap();
-    for node in graph.nodes() {
+    for (id, node) in graph.ids().zip(graph.nodes()) {
         match &node.kind {
             NodeKind::Arg(role) => {
                 writeln!(s, "  {} %{}: {}", role.name(), node.name, node.ty).unwrap()
             }
-            NodeKind::Const(data) => writeln!(
-                s,
-                "  const %{}: {} = {}",
-                node.name,
-                node.ty,
-                const_literal(data)
-            )
-            .unwrap(),
+            NodeKind::Const(_) => {
+                let data = graph.const_value(id).expect("a const node has data");
+                writeln!(
+                    s,
+                    "  const %{}: {} = {}",
+                    node.name,
+                    node.ty,
+                    const_literal(data, node.ty.numel())
+                )
+                .unwrap()
+            }
             NodeKind::Op { op, operands } => {
                 let mut items: Vec<String> = operands
                     .iter()
                     .map(|&v| format!("%{}", graph.value_name(v)))
                     .collect();
-                items.extend(attributes(op));
+                let keys = op.kind().attrs().iter().map(|a| a.key);
+                items.extend(keys.zip(op.attrs()).map(|(k, v)| format!("{k}={v}")));
                 writeln!(
                     s,
                     "  %{}: {} = {} {}",
@@ -62,88 +64,24 @@ pub(crate) fn float(v: f32) -> String {
     format!("{v:?}")
 }
 
-fn const_literal(data: &[f32]) -> String {
-    match data {
-        [v] => float(*v),
-        // All NaNs print alike, so they count as equal here too.
-        [first, rest @ ..]
-            if rest
-                .iter()
-                .all(|v| v.to_bits() == first.to_bits() || (v.is_nan() && first.is_nan())) =>
-        {
-            format!("splat({})", float(*first))
-        }
+/// A single element prints bare, a splat as `splat(v)`, else a list.
+fn const_literal(data: &Constant, numel: usize) -> String {
+    if numel == 1 {
+        return float(data.get(0));
+    }
+    let values = data.to_vec(numel);
+    // All NaNs print alike, so they count as equal here too.
+    let all_nan = !values.is_empty() && values.iter().all(|v| v.is_nan());
+    match data.as_splat() {
+        Some(v) if numel > 0 => format!("splat({})", float(v)),
+        _ if all_nan => format!("splat({})", float(f32::NAN)),
         _ => format!(
             "[{}]",
-            data.iter()
+            values
+                .iter()
                 .map(|&v| float(v))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     }
-}
-
-fn list(items: &[usize]) -> String {
-    Shape::from(items).to_string()
-}
-
-/// `key=value` attributes of an op, in the order the parser expects them.
-fn attributes(op: &Op) -> Vec<String> {
-    match op {
-        Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::MatMul => vec![],
-        Op::Pow { exponent } => vec![format!("exponent={}", float(*exponent))],
-        Op::Broadcast { shape, dims } => {
-            vec![format!("shape={shape}"), format!("dims={}", list(dims))]
-        }
-        Op::Reshape { shape } => vec![format!("shape={shape}")],
-        Op::Transpose { perm } => vec![format!("perm={}", list(perm))],
-        Op::Pad { low, high } => vec![format!("low={}", list(low)), format!("high={}", list(high))],
-        Op::Slice { start, end } => {
-            vec![
-                format!("start={}", list(start)),
-                format!("end={}", list(end)),
-            ]
-        }
-        Op::ReduceSum { axes, keepdims } | Op::ReduceMax { axes, keepdims } => {
-            vec![
-                format!("axes={}", list(axes)),
-                format!("keepdims={keepdims}"),
-            ]
-        }
-        Op::Conv2d(c) => conv(c),
-        Op::Conv2dInputGrad {
-            conv: c,
-            input_shape,
-        } => {
-            let mut a = conv(c);
-            a.push(format!("input_shape={input_shape}"));
-            a
-        }
-        Op::Conv2dFilterGrad {
-            conv: c,
-            filter_shape,
-        } => {
-            let mut a = conv(c);
-            a.push(format!("filter_shape={filter_shape}"));
-            a
-        }
-        Op::MaxPool2d(p) | Op::MaxPool2dGrad(p) => pool(p),
-    }
-}
-
-fn conv(c: &ConvAttrs) -> Vec<String> {
-    vec![
-        format!("strides={}", list(&c.strides)),
-        format!("padding={}", c.padding.name()),
-        format!("layout={}", c.layout.name()),
-    ]
-}
-
-fn pool(p: &PoolAttrs) -> Vec<String> {
-    vec![
-        format!("window={}", list(&p.window)),
-        format!("strides={}", list(&p.strides)),
-        format!("padding={}", p.padding.name()),
-        format!("layout={}", p.layout.name()),
-    ]
 }

@@ -284,8 +284,8 @@ fn array(shape: &[usize], data: Vec<f64>) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), data).unwrap()
 }
 
-fn flat(a: &ArrayD<f64>) -> Vec<f64> {
-    a.iter().copied().collect()
+fn flat<'a>(a: impl Into<ndarray::ArrayViewD<'a, f64>>) -> Vec<f64> {
+    a.into().iter().copied().collect()
 }
 
 struct ConvOut {

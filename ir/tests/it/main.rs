@@ -1,16 +1,17 @@
 //! The integration tests of `triceratops-ir`, compiled as one test binary so
 //! that they link once instead of once per file. Each test file is a module
-//! here and reaches the shared helpers (`common`, `grad_support`,
-//! `interp_support`) through `crate::`.
+//! here and reaches the shared helpers (`grad_support`, `interp_support`)
+//! through `crate::`; random graphs come from `triceratops_ir::testing`.
 //!
 //! Insta snapshots live in `snapshots/` next to this file, named
 //! `it__<test module>__<snapshot name>.snap`.
 
-mod common;
 mod grad_support;
 mod interp_support;
 
+mod analysis;
 mod builder_broadcasting;
+mod canonicalize;
 mod conv_pool_reference;
 mod grad_check_contractions;
 mod grad_check_edge_cases;
@@ -25,6 +26,7 @@ mod interpreter_contractions;
 mod interpreter_elementwise;
 mod interpreter_pooling;
 mod interpreter_shape_ops;
+mod op_table;
 mod print_snapshots;
 mod shape_inference_contractions;
 mod shape_inference_elementwise;
@@ -35,3 +37,4 @@ mod text_fuzz;
 mod text_hand_written;
 mod text_parse_errors;
 mod text_round_trip;
+mod verifier;

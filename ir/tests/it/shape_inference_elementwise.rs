@@ -52,7 +52,7 @@ fn unary_builder_methods_produce_the_named_op() {
 
 #[test]
 fn pow_keeps_the_shape() {
-    let op = Op::Pow { exponent: 2.5 };
+    let op = Op::pow(2.5);
     ok(&op, &[&[]], &[]);
     ok(&op, &[&[4, 1, 2]], &[4, 1, 2]);
     rejects(&op, &[&[2], &[]], &["takes 1 operand(s), got 2"]);

@@ -196,7 +196,7 @@ pub(super) fn power_t(g: &mut Graph, s: &Shared, base: ValueId) -> Result<ValueI
 }
 
 fn require_scalar(g: &Graph, what: &str, v: ValueId) -> Result<()> {
-    check_id(g, v)?;
+    g.check_id(v)?;
     if g.shape(v).rank() == 0 {
         return Ok(());
     }
@@ -208,13 +208,14 @@ fn require_scalar(g: &Graph, what: &str, v: ValueId) -> Result<()> {
 }
 
 fn require_param(g: &Graph, param: ValueId, grad: ValueId) -> Result<()> {
-    check_id(g, param)?;
-    check_id(g, grad)?;
+    g.check_id(param)?;
+    g.check_id(grad)?;
     if g.node(param).kind != NodeKind::Arg(Role::Param) {
-        return Err(IrError::Graph(format!(
-            "optimizer: %{} is not a param",
-            g.value_name(param)
-        )));
+        return Err(IrError::Type {
+            op: "optimizer".into(),
+            operands: vec![g.ty(param).clone()],
+            reason: format!("%{} is not a param", g.value_name(param)),
+        });
     }
     if g.ty(param) != g.ty(grad) {
         return Err(IrError::Type {
@@ -228,15 +229,4 @@ fn require_param(g: &Graph, param: ValueId, grad: ValueId) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn check_id(g: &Graph, v: ValueId) -> Result<()> {
-    if v.index() < g.len() {
-        return Ok(());
-    }
-    Err(IrError::Graph(format!(
-        "optimizer: value {} does not exist in graph {}",
-        v.0,
-        g.name()
-    )))
 }

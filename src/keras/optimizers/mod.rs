@@ -29,9 +29,7 @@ mod sgd;
 use crate::ir::Shape;
 
 /// Whose formulas and defaults an optimizer follows.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Convention {
     /// Keras 3 (`keras/src/optimizers/*.py`).
     #[default]
@@ -41,7 +39,7 @@ pub enum Convention {
 }
 
 /// Weight decay, applied before the optimizer's own update.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum WeightDecay {
     #[default]
     None,
@@ -56,7 +54,7 @@ pub enum WeightDecay {
 
 /// The optimizer family and its own hyper-parameters. `t` is the 1-based
 /// step, `lr` the step's (decayed) learning rate, `g` the gradient.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     /// Keras: `v = μ·v - lr·g; p += v` (Nesterov: `p += μ·v - lr·g` with the
     /// new `v`). PyTorch (dampening 0): `b = μ·b + g; p -= lr·b` (Nesterov:
@@ -97,7 +95,7 @@ pub enum Kind {
 
 /// An optimizer: a family, a convention and the hyper-parameters shared by
 /// every family.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Optimizer {
     pub kind: Kind,
     pub convention: Convention,

@@ -50,3 +50,11 @@ pub fn assert_all_close(got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f32) {
         assert!(close(*g, *w, tol), "element {i}: got {g}, want {w}");
     }
 }
+
+/// A copy of the model's state entry `name`.
+pub fn state(m: &Model, name: &str) -> ArrayD<f32> {
+    m.state()
+        .view(name)
+        .unwrap_or_else(|| panic!("the model has no state `{name}`"))
+        .to_owned()
+}

@@ -111,7 +111,7 @@ pub fn run<T: Float>(opt: &Optimizer, grads: &[[f64; 4]]) -> Vec<State> {
         let eval = evaluate(&g, &inputs).unwrap();
         let updated: Vec<(String, ArrayD<T>)> = eval
             .updates()
-            .map(|(name, a)| (name.to_string(), a.clone()))
+            .map(|(name, a)| (name.to_string(), a.to_owned()))
             .collect();
         assert_eq!(updated.len(), 2 + inits.len(), "w, step and every slot");
         inputs.extend(updated);

@@ -108,10 +108,7 @@ pub fn options(
 }
 
 pub fn all_finite(model: &Model) -> bool {
-    model
-        .state
-        .values()
-        .all(|a| a.iter().all(|v| v.is_finite()))
+    model.state().first_non_finite().is_none()
 }
 
 /// Keras' categorical cross-entropy on probabilities (renormalized and
@@ -150,4 +147,12 @@ pub fn config_error<T: std::fmt::Debug>(r: triceratops::Result<T>) -> String {
         Err(Error::Config(msg)) => msg,
         other => panic!("expected Error::Config, got {other:?}"),
     }
+}
+
+/// A copy of the model's state entry `name`.
+pub fn state(m: &Model, name: &str) -> ArrayD<f32> {
+    m.state()
+        .view(name)
+        .unwrap_or_else(|| panic!("the model has no state `{name}`"))
+        .to_owned()
 }

@@ -124,7 +124,8 @@ pub fn weighted_sum(g: &mut Graph, v: ValueId, salt: u64) -> Result<ValueId> {
     g.reduce_sum(prod, &axes, false)
 }
 
-pub fn scalar_of(a: &ArrayD<f64>) -> f64 {
+pub fn scalar_of<'a>(a: impl Into<ndarray::ArrayViewD<'a, f64>>) -> f64 {
+    let a = a.into();
     assert_eq!(a.ndim(), 0, "the loss is a scalar");
     a[IxDyn(&[])]
 }
@@ -179,7 +180,9 @@ pub fn check_scaled(
         let array = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone()).expect("shape fits");
         inputs.insert(a.name.to_string(), array);
     }
-    let eval = evaluate::<f64>(&g, &inputs).map_err(fail)?;
+    // The evaluation borrows its inputs; the probes below edit a copy.
+    let at_point = inputs.clone();
+    let eval = evaluate::<f64>(&g, &at_point).map_err(fail)?;
 
     for &v in &out.away_from_zero {
         let closest = eval
@@ -254,7 +257,7 @@ pub fn check(
 /// The smallest gap between the largest and second-largest element of any
 /// pooling window (padding excluded); windows whose max is exactly 0 (all
 /// relu-flat) are smooth and skipped.
-fn pool_top_gap(x: &ArrayD<f64>, attrs: &PoolAttrs) -> f64 {
+fn pool_top_gap(x: ndarray::ArrayViewD<f64>, attrs: &PoolAttrs) -> f64 {
     let x = match attrs.layout {
         Layout::Nhwc => x.view(),
         Layout::Nchw => x.view().permuted_axes(IxDyn(&[0, 2, 3, 1])),

@@ -33,14 +33,19 @@ pub fn run<T: Scalar>(
     let eval = evaluate::<T>(g, &inputs).unwrap_or_else(|e| panic!("evaluation failed: {e}"));
     g.outputs()
         .iter()
-        .map(|(name, _)| (name.clone(), eval.output(name).unwrap().clone()))
+        .map(|(name, _)| (name.clone(), eval.output(name).unwrap().to_owned()))
         .collect()
 }
 
 /// Checks shape and values: NaN must be NaN, infinities exact, finite values
 /// within 1e-5 (f32) or 1e-12 (f64) relative to max(1, |expected|).
 #[track_caller]
-pub fn expect<T: Scalar>(actual: &ArrayD<T>, shape: &[usize], expected: &[f64]) {
+pub fn expect<'a, T: Scalar>(
+    actual: impl Into<ndarray::ArrayViewD<'a, T>>,
+    shape: &[usize],
+    expected: &[f64],
+) {
+    let actual = actual.into();
     assert_eq!(actual.shape(), shape, "shape");
     assert_eq!(actual.len(), expected.len(), "test bug: element count");
     let tol = if is_f32::<T>() { 1e-5 } else { 1e-12 };

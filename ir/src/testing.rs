@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: a proptest strategy for random
-//! well-typed graphs.
+//! Random well-typed graphs and inputs for property tests, shared by the
+//! IR's own tests, the passes' before/after tests and the JIT's
+//! differential tests (feature `testing`).
 //!
 //! A graph is generated as a list of random seeds, one per construction step;
 //! each step deterministically turns its seed into an op whose operands fit
@@ -7,12 +8,13 @@
 //! Every construction is valid by design, so a builder error is a bug of
 //! this generator or of the IR and panics loudly.
 
-#![allow(dead_code)]
-
+use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
-use triceratops_ir::builder::broadcast_shape;
-use triceratops_ir::geometry::image_dims;
-use triceratops_ir::{
+
+use crate::builder::broadcast_shape;
+use crate::geometry::image_dims;
+use crate::interp::{Inputs, Scalar};
+use crate::{
     BinaryOp, CmpOp, ConvAttrs, Graph, Layout, Padding, PoolAttrs, Role, Shape, TensorType,
     UnaryOp, ValueId,
 };
@@ -368,4 +370,29 @@ fn finish_graph(g: &mut Graph, r: &mut Rng) {
         };
         g.add_update(target, value).expect("valid update");
     }
+}
+
+/// An array for every argument of `graph`, by name, with values drawn from
+/// `seed`: mostly in [-2, 2], with exact zeros and small integers mixed in
+/// so masks, maxima and ties are exercised.
+pub fn random_inputs<T: Scalar>(graph: &Graph, seed: u64) -> Inputs<T> {
+    let mut r = Rng(seed);
+    graph
+        .arguments()
+        .map(|v| {
+            let dims = graph.shape(v).dims();
+            let data = (0..graph.shape(v).numel())
+                .map(|_| {
+                    let x = match r.below(8) {
+                        0 => 0.0,
+                        1 => r.range(0, 4) as f32 - 2.0,
+                        _ => (r.below(1 << 20) as f32 / (1 << 18) as f32) - 2.0,
+                    };
+                    T::from_f32(x)
+                })
+                .collect();
+            let array = ArrayD::from_shape_vec(IxDyn(dims), data).expect("numel elements");
+            (graph.value_name(v).to_string(), array)
+        })
+        .collect()
 }

@@ -1,25 +1,41 @@
-//! The graph: values in topological order, named outputs and in-place updates.
+//! The graph: values in topological order, a constant pool, named outputs
+//! and in-place updates.
+//!
+//! Graphs are values: passes do not edit them in place but build new ones,
+//! with the builder or through [`Graph::from_parts`], which the verifier
+//! gates.
+
+mod constant;
 
 use std::collections::HashMap;
 
-use crate::error::{IrError, Result};
+use constant::ConstPool;
+pub use constant::{ConstId, Constant};
+
+use crate::error::{IrError, Result, UpdateProblem};
 use crate::infer::infer_type;
 use crate::op::Op;
 use crate::types::{Shape, TensorType};
+use crate::verify::verify;
 
 /// Index of a value (a node) in its graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ValueId(pub u32);
+pub struct ValueId(u32);
 
 impl ValueId {
+    /// The value at `index` in node order.
+    pub fn new(index: usize) -> ValueId {
+        ValueId(u32::try_from(index).expect("fewer than 2^32 values"))
+    }
+
     pub fn index(self) -> usize {
         self.0 as usize
     }
 }
 
 /// Why a graph argument exists: batch data, trainable weights, or optimizer
-/// state (slots, step counter, learning rate) carried between steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// state (slots, step counter) carried between steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     Input,
     Param,
@@ -37,17 +53,17 @@ impl Role {
 }
 
 /// What produces a value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeKind {
     /// Supplied from outside at every run.
     Arg(Role),
-    /// A literal tensor, row-major, `numel` elements.
-    Const(Vec<f32>),
+    /// Literal data from the graph's constant pool.
+    Const(ConstId),
     /// An op over earlier values.
     Op { op: Op, operands: Vec<ValueId> },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node {
     pub name: String,
     pub ty: TensorType,
@@ -68,13 +84,30 @@ impl Node {
             _ => None,
         }
     }
+
+    pub fn role(&self) -> Option<Role> {
+        match self.kind {
+            NodeKind::Arg(role) => Some(role),
+            _ => None,
+        }
+    }
 }
 
 /// An in-place write: after a run, `target` (a param or state) takes `value`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Update {
     pub target: ValueId,
     pub value: ValueId,
+}
+
+/// Everything a graph is made of, for passes that rebuild one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphParts {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub constants: Vec<Constant>,
+    pub outputs: Vec<(String, ValueId)>,
+    pub updates: Vec<Update>,
 }
 
 /// A static computation graph. Nodes are kept in topological order: an op's
@@ -83,6 +116,7 @@ pub struct Update {
 pub struct Graph {
     name: String,
     nodes: Vec<Node>,
+    constants: ConstPool,
     outputs: Vec<(String, ValueId)>,
     updates: Vec<Update>,
     by_name: HashMap<String, ValueId>,
@@ -98,9 +132,38 @@ impl Graph {
         Graph {
             name,
             nodes: Vec::new(),
+            constants: ConstPool::default(),
             outputs: Vec::new(),
             updates: Vec::new(),
             by_name: HashMap::new(),
+        }
+    }
+
+    /// A graph from its parts, if the verifier accepts it.
+    pub fn from_parts(parts: GraphParts) -> Result<Graph> {
+        let mut by_name = HashMap::with_capacity(parts.nodes.len());
+        for (i, node) in parts.nodes.iter().enumerate() {
+            by_name.entry(node.name.clone()).or_insert(ValueId::new(i));
+        }
+        let graph = Graph {
+            name: parts.name,
+            nodes: parts.nodes,
+            constants: ConstPool::from_vec(parts.constants),
+            outputs: parts.outputs,
+            updates: parts.updates,
+            by_name,
+        };
+        verify(&graph)?;
+        Ok(graph)
+    }
+
+    pub fn into_parts(self) -> GraphParts {
+        GraphParts {
+            name: self.name,
+            nodes: self.nodes,
+            constants: self.constants.into_vec(),
+            outputs: self.outputs,
+            updates: self.updates,
         }
     }
 
@@ -122,7 +185,7 @@ impl Graph {
 
     /// All value ids, in topological order.
     pub fn ids(&self) -> impl Iterator<Item = ValueId> {
-        (0..self.nodes.len() as u32).map(ValueId)
+        (0..self.nodes.len()).map(ValueId::new)
     }
 
     pub fn node(&self, id: ValueId) -> &Node {
@@ -145,6 +208,24 @@ impl Graph {
         self.by_name.get(name).copied()
     }
 
+    /// The constant pool, indexed by [`ConstId`].
+    pub fn constants(&self) -> &[Constant] {
+        self.constants.as_slice()
+    }
+
+    /// The pool entry `id`, if it exists.
+    pub fn constant_data(&self, id: ConstId) -> Option<&Constant> {
+        self.constants.get(id)
+    }
+
+    /// The literal data of `id`, if it is a `const` node.
+    pub fn const_value(&self, id: ValueId) -> Option<&Constant> {
+        match self.node(id).kind {
+            NodeKind::Const(c) => self.constants.get(c),
+            _ => None,
+        }
+    }
+
     pub fn outputs(&self) -> &[(String, ValueId)] {
         &self.outputs
     }
@@ -160,10 +241,24 @@ impl Graph {
         &self.updates
     }
 
+    /// The update writing `target`, if any.
+    pub fn update_of(&self, target: ValueId) -> Option<ValueId> {
+        self.updates
+            .iter()
+            .find(|u| u.target == target)
+            .map(|u| u.value)
+    }
+
     /// The graph's arguments with the given role, in declaration order.
     pub fn args(&self, role: Role) -> impl Iterator<Item = ValueId> + '_ {
         self.ids()
             .filter(move |&id| self.nodes[id.index()].kind == NodeKind::Arg(role))
+    }
+
+    /// Every argument, in declaration order: the graph's calling convention.
+    pub fn arguments(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.ids()
+            .filter(move |&id| matches!(self.nodes[id.index()].kind, NodeKind::Arg(_)))
     }
 
     /// Declares an argument. Names must be unique and made of
@@ -172,18 +267,35 @@ impl Graph {
         self.push_node(name.to_string(), ty, NodeKind::Arg(role))
     }
 
-    /// Adds a literal tensor of type `ty` (row-major `data`).
+    /// Adds a literal tensor of type `ty` (row-major `data`, or one value
+    /// per element); data with all elements equal is stored as a splat.
     pub fn constant(&mut self, name: &str, ty: TensorType, data: Vec<f32>) -> Result<ValueId> {
         if ty.shape.checked_numel() != Some(data.len()) {
-            return Err(IrError::Graph(format!(
-                "const %{name}: {ty} needs {} values, got {}",
-                ty.shape
-                    .checked_numel()
-                    .map_or("too many".to_string(), |n| n.to_string()),
-                data.len()
-            )));
+            return Err(IrError::BadConstant {
+                name: name.to_string(),
+                ty,
+                len: data.len(),
+            });
         }
-        self.push_node(name.to_string(), ty, NodeKind::Const(data))
+        self.constant_from(name, ty, Constant::from_values(&data))
+    }
+
+    /// Adds a `const` node of type `ty` holding `data` (interned in the pool).
+    pub fn constant_from(&mut self, name: &str, ty: TensorType, data: Constant) -> Result<ValueId> {
+        let numel = ty.shape.checked_numel();
+        if !numel.is_some_and(|n| data.fits(n)) {
+            return Err(IrError::BadConstant {
+                name: name.to_string(),
+                ty,
+                len: data.stored_len(),
+            });
+        }
+        check_name(name)?;
+        if self.by_name.contains_key(name) {
+            return Err(IrError::DuplicateName { name: name.into() });
+        }
+        let id = self.constants.intern(data);
+        self.push_node(name.to_string(), ty, NodeKind::Const(id))
     }
 
     /// Appends `op(operands)` under an automatic name, inferring its type.
@@ -195,14 +307,7 @@ impl Graph {
     /// Appends `op(operands)` named `name`, inferring its type.
     pub fn push_named_op(&mut self, name: &str, op: Op, operands: &[ValueId]) -> Result<ValueId> {
         for &v in operands {
-            if v.index() >= self.nodes.len() {
-                return Err(IrError::Graph(format!(
-                    "{}: operand {} does not exist in graph {}",
-                    op.name(),
-                    v.0,
-                    self.name
-                )));
-            }
+            self.check_id(v)?;
         }
         let types: Vec<&TensorType> = operands.iter().map(|&v| self.ty(v)).collect();
         let ty = infer_type(&op, &types)?;
@@ -221,7 +326,7 @@ impl Graph {
         check_name(name)?;
         self.check_id(value)?;
         if self.outputs.iter().any(|(n, _)| n == name) {
-            return Err(IrError::Graph(format!("duplicate output name `{name}`")));
+            return Err(IrError::DuplicateOutput { name: name.into() });
         }
         self.outputs.push((name.to_string(), value));
         Ok(())
@@ -232,28 +337,7 @@ impl Graph {
     pub fn add_update(&mut self, target: ValueId, value: ValueId) -> Result<()> {
         self.check_id(target)?;
         self.check_id(value)?;
-        let t = self.node(target);
-        if !matches!(t.kind, NodeKind::Arg(Role::Param | Role::State)) {
-            return Err(IrError::Graph(format!(
-                "update target %{} is not a param or state",
-                t.name
-            )));
-        }
-        if t.ty != *self.ty(value) {
-            return Err(IrError::Graph(format!(
-                "update %{} <- %{}: type {} does not match {}",
-                t.name,
-                self.value_name(value),
-                self.ty(value),
-                t.ty
-            )));
-        }
-        if self.updates.iter().any(|u| u.target == target) {
-            return Err(IrError::Graph(format!(
-                "%{} is updated more than once",
-                t.name
-            )));
-        }
+        check_update(self, target, value, &self.updates)?;
         self.updates.push(Update { target, value });
         Ok(())
     }
@@ -266,7 +350,7 @@ impl Graph {
             return Ok(());
         }
         if self.by_name.contains_key(name) {
-            return Err(IrError::Graph(format!("duplicate value name %{name}")));
+            return Err(IrError::DuplicateName { name: name.into() });
         }
         let old = std::mem::replace(&mut self.nodes[id.index()].name, name.to_string());
         self.by_name.remove(&old);
@@ -274,20 +358,25 @@ impl Graph {
         Ok(())
     }
 
-    fn check_id(&self, id: ValueId) -> Result<()> {
+    /// An error unless `id` is a value of this graph.
+    pub fn check_id(&self, id: ValueId) -> Result<()> {
         if id.index() < self.nodes.len() {
             Ok(())
         } else {
-            Err(IrError::Graph(format!(
-                "value {} does not exist in graph {}",
-                id.0, self.name
-            )))
+            Err(IrError::UnknownValue {
+                index: id.index(),
+                graph: self.name.clone(),
+            })
         }
     }
 
     /// Automatic names are the node index, made unique if a user took it.
     fn fresh_name(&self) -> String {
-        let base = self.nodes.len().to_string();
+        self.fresh(self.nodes.len().to_string())
+    }
+
+    /// `base`, or the first free `base_<k>`.
+    pub(crate) fn fresh(&self, base: String) -> String {
         if !self.by_name.contains_key(&base) {
             return base;
         }
@@ -300,19 +389,46 @@ impl Graph {
     fn push_node(&mut self, name: String, ty: TensorType, kind: NodeKind) -> Result<ValueId> {
         check_name(&name)?;
         if ty.shape.checked_numel().is_none() {
-            return Err(IrError::Graph(format!(
-                "%{name}: shape {} has too many elements",
-                ty.shape
-            )));
+            return Err(IrError::TooLarge {
+                name,
+                shape: ty.shape,
+            });
         }
         if self.by_name.contains_key(&name) {
-            return Err(IrError::Graph(format!("duplicate value name %{name}")));
+            return Err(IrError::DuplicateName { name });
         }
-        let id = ValueId(self.nodes.len() as u32);
+        let id = ValueId::new(self.nodes.len());
         self.by_name.insert(name.clone(), id);
         self.nodes.push(Node { name, ty, kind });
         Ok(id)
     }
+}
+
+/// The rules of `update target <- value` against the updates declared before.
+pub(crate) fn check_update(
+    graph: &Graph,
+    target: ValueId,
+    value: ValueId,
+    earlier: &[Update],
+) -> Result<()> {
+    let t = graph.node(target);
+    if !matches!(t.kind, NodeKind::Arg(Role::Param | Role::State)) {
+        return Err(IrError::bad_update(&t.name, UpdateProblem::NotParamOrState));
+    }
+    if t.ty != *graph.ty(value) {
+        return Err(IrError::bad_update(
+            &t.name,
+            UpdateProblem::TypeMismatch {
+                value: graph.value_name(value).to_string(),
+                value_ty: graph.ty(value).clone(),
+                target_ty: t.ty.clone(),
+            },
+        ));
+    }
+    if earlier.iter().any(|u| u.target == target) {
+        return Err(IrError::bad_update(&t.name, UpdateProblem::Repeated));
+    }
+    Ok(())
 }
 
 /// True for characters allowed in value and output names.
@@ -320,11 +436,9 @@ pub fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || !name.chars().all(is_name_char) {
-        return Err(IrError::Graph(format!(
-            "invalid name `{name}`: use letters, digits, `_`, `.` and `-`"
-        )));
+        return Err(IrError::InvalidName { name: name.into() });
     }
     Ok(())
 }

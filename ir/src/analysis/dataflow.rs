@@ -1,5 +1,4 @@
-//! Graph algorithms through petgraph: the dataflow view, dead-code
-//! elimination and Graphviz export.
+//! The petgraph dataflow view, live values and dead-code elimination.
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, Reversed};
@@ -36,6 +35,9 @@ pub fn live_values(graph: &Graph) -> Vec<bool> {
         .map(|&(_, v)| v)
         .chain(graph.updates().iter().flat_map(|u| [u.target, u.value]));
     for root in roots {
+        if live[root.index()] {
+            continue;
+        }
         let mut dfs = Dfs::new(reversed, NodeIndex::new(root.index()));
         while let Some(n) = dfs.next(reversed) {
             live[n.index()] = true;
@@ -58,7 +60,13 @@ pub fn eliminate_dead_code(graph: &Graph) -> Graph {
         }
         let new = match &node.kind {
             NodeKind::Arg(role) => out.arg(*role, &node.name, node.ty.clone()),
-            NodeKind::Const(data) => out.constant(&node.name, node.ty.clone(), data.clone()),
+            NodeKind::Const(_) => {
+                let data = graph
+                    .const_value(id)
+                    .expect("a const node has data")
+                    .clone();
+                out.constant_from(&node.name, node.ty.clone(), data)
+            }
             NodeKind::Op { op, operands } => {
                 let operands: Vec<ValueId> = operands
                     .iter()
@@ -79,43 +87,4 @@ pub fn eliminate_dead_code(graph: &Graph) -> Graph {
             .expect("copied update is valid");
     }
     out
-}
-
-/// Graphviz source: values as boxes labelled `%name = op : type`, edges
-/// from operands to users, outputs and updates as extra labelled nodes.
-pub fn to_dot(graph: &Graph) -> String {
-    let mut s = format!(
-        "digraph \"{}\" {{\n  node [shape=box, fontname=monospace];\n",
-        graph.name()
-    );
-    for id in graph.ids() {
-        let node = graph.node(id);
-        let what = match &node.kind {
-            NodeKind::Arg(role) => role.name().to_string(),
-            NodeKind::Const(_) => "const".to_string(),
-            NodeKind::Op { op, .. } => op.name().to_string(),
-        };
-        s += &format!(
-            "  n{} [label=\"%{} = {} : {}\"];\n",
-            id.0, node.name, what, node.ty
-        );
-    }
-    let flow = dataflow(graph);
-    for e in flow.raw_edges() {
-        s += &format!("  n{} -> n{};\n", e.source().index(), e.target().index());
-    }
-    for (i, (name, v)) in graph.outputs().iter().enumerate() {
-        s += &format!(
-            "  out{i} [label=\"output {name}\", shape=ellipse];\n  n{} -> out{i};\n",
-            v.0
-        );
-    }
-    for (i, u) in graph.updates().iter().enumerate() {
-        s += &format!(
-            "  upd{i} [label=\"update %{}\", shape=ellipse];\n  n{} -> upd{i};\n",
-            graph.value_name(u.target),
-            u.value.0
-        );
-    }
-    s + "}\n"
 }

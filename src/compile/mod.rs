@@ -1,0 +1,246 @@
+//! The driver: a model, an optimizer, a loss and metrics become static
+//! graphs — the train step (forward, loss, backward, update), the eval step
+//! and the predict step — for one batch size, each with its typed
+//! [`Signature`] and canonicalized before any backend sees it.
+//!
+//! The train step's arguments are `x` `[batch, input...]`, `y` (targets),
+//! one `param` per layer parameter (`<layer>.kernel`) and one noise input
+//! per active dropout layer, in model order, then `lr` (scalar learning
+//! rate), `state %step` (steps taken) and one `state` per optimizer slot
+//! (`<param>.<slot>`); its outputs are `loss`, one per metric, and `finite`
+//! (the NaN/inf guard). Eval takes `x`, `y` and the params; predict takes
+//! `x` and the params and returns `y_pred`.
+
+mod guard;
+mod signature;
+
+use std::collections::HashMap;
+
+pub use signature::{ArgRole, ArgSpec, OutputRole, OutputSpec, Signature};
+
+use crate::error::{Error, Result};
+use crate::ir::{canonicalize, grad, Graph, ValueId};
+use crate::keras::layers::Mode;
+use crate::keras::losses::Loss;
+use crate::keras::metrics::Metric;
+use crate::keras::optimizers::{Optimizer, SlotInit};
+use crate::keras::sequential::Forward;
+use crate::keras::Sequential;
+use crate::state::StateKind;
+
+/// What a model was compiled with.
+#[derive(Clone, Debug)]
+pub struct CompileSpec {
+    pub optimizer: Optimizer,
+    pub loss: Loss,
+    /// Metrics as the user named them, each resolved for this loss (so
+    /// `accuracy` may compute categorical accuracy but is logged as `accuracy`).
+    pub metrics: Vec<(&'static str, Metric)>,
+}
+
+/// A graph with its calling convention.
+#[derive(Clone, Debug)]
+pub struct CompiledGraph {
+    pub graph: Graph,
+    pub signature: Signature,
+}
+
+impl CompiledGraph {
+    /// Pairs `graph` with `signature`, checking that they agree.
+    pub fn new(graph: Graph, signature: Signature) -> Result<CompiledGraph> {
+        signature.check(&graph)?;
+        Ok(CompiledGraph { graph, signature })
+    }
+
+    /// Applies a graph-to-graph pass and checks that it kept the signature.
+    pub fn rewrite(self, pass: &str, f: impl FnOnce(&Graph) -> Graph) -> Result<CompiledGraph> {
+        let graph = f(&self.graph);
+        self.signature.check(&graph).map_err(|e| {
+            Error::Config(format!("pass `{pass}` broke the calling convention: {e}"))
+        })?;
+        Ok(CompiledGraph { graph, ..self })
+    }
+}
+
+/// The shape of the targets `y` for a batch: the model's output shape, or
+/// without its class axis for sparse labels.
+pub fn target_shape(model: &Sequential, loss: Loss, batch: usize) -> Vec<usize> {
+    let out = model.output_shape();
+    let mut shape = vec![batch];
+    match loss {
+        Loss::SparseCategoricalCrossentropy { .. } => {
+            shape.extend(&out[..out.len().saturating_sub(1)])
+        }
+        _ => shape.extend(out),
+    }
+    shape
+}
+
+fn input_shape(model: &Sequential, batch: usize) -> Vec<usize> {
+    let mut shape = vec![batch];
+    shape.extend(&model.input_shape);
+    shape
+}
+
+/// Records the role of every argument and output as a graph is built.
+#[derive(Default)]
+struct Roles {
+    args: HashMap<ValueId, ArgRole>,
+    outputs: Vec<OutputRole>,
+}
+
+impl Roles {
+    fn arg(&mut self, v: ValueId, role: ArgRole) {
+        self.args.insert(v, role);
+    }
+
+    fn output(&mut self, g: &mut Graph, name: &str, v: ValueId, role: OutputRole) -> Result<()> {
+        g.add_output(name, v)?;
+        self.outputs.push(role);
+        Ok(())
+    }
+
+    fn forward(&mut self, fwd: &Forward) {
+        for &p in &fwd.params {
+            self.arg(p, ArgRole::State(StateKind::Param));
+        }
+        for &n in &fwd.noise {
+            self.arg(n, ArgRole::Noise);
+        }
+    }
+
+    /// The signature of `g`, whose every argument has a recorded role, then
+    /// the canonical form of `g` with it.
+    fn finish(self, g: Graph) -> Result<CompiledGraph> {
+        let mut args = Vec::new();
+        for v in g.arguments() {
+            let Some(&role) = self.args.get(&v) else {
+                return Err(Error::Config(format!(
+                    "internal: argument %{} of {} has no role",
+                    g.value_name(v),
+                    g.name()
+                )));
+            };
+            args.push(ArgSpec {
+                name: g.value_name(v).to_string(),
+                role,
+                ty: g.ty(v).clone(),
+            });
+        }
+        let outputs = g
+            .outputs()
+            .iter()
+            .zip(self.outputs)
+            .map(|((name, v), role)| OutputSpec {
+                name: name.clone(),
+                role,
+                ty: g.ty(*v).clone(),
+            })
+            .collect();
+        let arg_ids: Vec<ValueId> = g.arguments().collect();
+        let mut updated: Vec<usize> = g
+            .updates()
+            .iter()
+            .map(|u| {
+                arg_ids
+                    .iter()
+                    .position(|&a| a == u.target)
+                    .expect("an argument")
+            })
+            .collect();
+        updated.sort_unstable();
+        let signature = Signature {
+            args,
+            outputs,
+            updated,
+        };
+        CompiledGraph::new(g, signature)?.rewrite("canonicalize", canonicalize)
+    }
+}
+
+/// Forward, loss and metrics on `x`, `y`; returns the forward pass and the loss.
+fn forward_loss(
+    g: &mut Graph,
+    roles: &mut Roles,
+    model: &Sequential,
+    spec: &CompileSpec,
+    batch: usize,
+    mode: Mode,
+) -> Result<(Forward, ValueId)> {
+    let x = g.input("x", input_shape(model, batch))?;
+    let y = g.input("y", target_shape(model, spec.loss, batch))?;
+    roles.arg(x, ArgRole::X);
+    roles.arg(y, ArgRole::Y);
+    let fwd = model.lower(g, x, mode)?;
+    roles.forward(&fwd);
+    // Keras computes cross-entropy after a softmax from the logits (the
+    // stable log-softmax form), not from the clipped probabilities.
+    let loss = match (spec.loss, fwd.logits) {
+        (Loss::CategoricalCrossentropy { from_logits: false }, Some(z)) => {
+            Loss::CategoricalCrossentropy { from_logits: true }.build(g, z, y)
+        }
+        (Loss::SparseCategoricalCrossentropy { from_logits: false }, Some(z)) => {
+            Loss::SparseCategoricalCrossentropy { from_logits: true }.build(g, z, y)
+        }
+        (loss, _) => loss.build(g, fwd.output, y),
+    }
+    .map_err(|e| Error::Config(format!("loss {:?}: {e}", spec.loss)))?;
+    g.rename(loss, "loss")?;
+    roles.output(g, "loss", loss, OutputRole::Loss)?;
+    for (name, metric) in &spec.metrics {
+        let m = metric.build(g, fwd.output, y)?;
+        roles.output(g, name, m, OutputRole::Metric)?;
+    }
+    Ok((fwd, loss))
+}
+
+/// The train step for `batch` samples, and the optimizer's slot initial values.
+pub fn train_step(
+    model: &Sequential,
+    spec: &CompileSpec,
+    batch: usize,
+) -> Result<(CompiledGraph, Vec<SlotInit>)> {
+    let mut g = Graph::new(&format!("{}.train_step", model.name));
+    let mut roles = Roles::default();
+    let (fwd, loss) = forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Train)?;
+    let lr = g.input("lr", [])?;
+    let step = g.state("step", [])?;
+    roles.arg(lr, ArgRole::LearningRate);
+    roles.arg(step, ArgRole::State(StateKind::Step));
+    let grads = grad(&mut g, loss, &fwd.params)?;
+    let finite = guard::all_finite(&mut g, loss, &grads)?;
+    g.rename(finite, "finite")?;
+    roles.output(&mut g, "finite", finite, OutputRole::Finite)?;
+    let pairs: Vec<(ValueId, ValueId)> = fwd.params.iter().copied().zip(grads).collect();
+    let slots = spec.optimizer.apply(&mut g, lr, step, &pairs)?;
+    for slot in &slots {
+        let v = g
+            .lookup(&slot.name)
+            .expect("the optimizer declared its slot");
+        roles.arg(v, ArgRole::State(StateKind::Slot));
+    }
+    let one = g.scalar(1.0)?;
+    let next = g.add(step, one)?;
+    g.add_update(step, next)?;
+    Ok((roles.finish(g)?, slots))
+}
+
+/// Forward, loss and metrics without updates.
+pub fn eval_step(model: &Sequential, spec: &CompileSpec, batch: usize) -> Result<CompiledGraph> {
+    let mut g = Graph::new(&format!("{}.eval", model.name));
+    let mut roles = Roles::default();
+    forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Infer)?;
+    roles.finish(g)
+}
+
+/// The forward pass alone: `x` to `y_pred`.
+pub fn predict_step(model: &Sequential, batch: usize) -> Result<CompiledGraph> {
+    let mut g = Graph::new(&format!("{}.predict", model.name));
+    let mut roles = Roles::default();
+    let x = g.input("x", input_shape(model, batch))?;
+    roles.arg(x, ArgRole::X);
+    let fwd = model.lower(&mut g, x, Mode::Infer)?;
+    roles.forward(&fwd);
+    roles.output(&mut g, "y_pred", fwd.output, OutputRole::Prediction)?;
+    roles.finish(g)
+}
