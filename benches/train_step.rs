@@ -1,0 +1,125 @@
+//! One training step on the reference interpreter: `Model::train_on_batch` on
+//! the three built-in models, each compiled with its built-in recipe
+//! (optimizer, loss and metrics from `triceratops::models::builtin`).
+//!
+//! | id                            | model                     | batch | optimizer       |
+//! | ----------------------------- | ------------------------- | ----- | --------------- |
+//! | `train_step/interp/linreg`    | 1-unit Dense, MSE         | 1024  | SGD (Keras)     |
+//! | `train_step/interp/mnist-mlp` | 784-128-10, cross-entropy | 128   | Adam (Keras)    |
+//! | `train_step/interp/seed-cnn`  | lecture CNN, 32x32x3      | 128   | RMSprop (Keras) |
+//!
+//! This is the baseline a compiled (JIT) backend is measured against. Only
+//! steady-state steps are timed: the model is compiled and one warm-up step
+//! is run first, since the first step at a batch size builds and caches the
+//! train-step graph. The batch is synthetic and deterministic (seeded
+//! ChaCha8: inputs in [0, 1), one-hot targets for the classifiers, `2x + 1`
+//! for linreg), so no data files are needed; cloning it into each step
+//! happens outside the timed region. Run with `cargo bench --bench train_step`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
+use ndarray::{ArrayD, IxDyn};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use triceratops::models::builtin;
+use triceratops::Model;
+
+/// A built-in model at a batch size, with the criterion settings that keep
+/// its run short on a 2-core machine.
+struct Workload {
+    name: &'static str,
+    batch: usize,
+    samples: usize,
+    measure: Duration,
+    sampling: SamplingMode,
+}
+
+const WORKLOADS: [Workload; 3] = [
+    Workload {
+        name: "linreg",
+        batch: 1024,
+        samples: 100,
+        measure: Duration::from_secs(5),
+        sampling: SamplingMode::Auto,
+    },
+    Workload {
+        name: "mnist-mlp",
+        batch: 128,
+        samples: 30,
+        measure: Duration::from_secs(10),
+        sampling: SamplingMode::Auto,
+    },
+    Workload {
+        name: "seed-cnn",
+        batch: 128,
+        samples: 10,
+        measure: Duration::from_secs(20),
+        // Steps of a few hundred ms: the same number of steps per sample.
+        sampling: SamplingMode::Flat,
+    },
+];
+
+/// The built-in model `name`, compiled with its own optimizer, loss and metrics.
+fn compiled(name: &str) -> Model {
+    let b = builtin(name)
+        .expect("building the built-in model")
+        .unwrap_or_else(|| panic!("no built-in model `{name}`"));
+    b.model
+        .compile(b.optimizer, b.loss, &b.metrics)
+        .unwrap_or_else(|e| panic!("compiling `{name}`: {e}"))
+}
+
+/// A deterministic batch: inputs uniform in [0, 1); one-hot targets when the
+/// model has several outputs, otherwise the line `2x + 1`.
+fn synthetic_batch(model: &Model, batch: usize) -> (ArrayD<f32>, ArrayD<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let seq = model.sequential();
+    let mut x_shape = vec![batch];
+    x_shape.extend(&seq.input_shape);
+    let x = ArrayD::from_shape_simple_fn(IxDyn(&x_shape), || rng.random::<f32>());
+    let classes = seq.output_shape().last().copied().unwrap_or(1);
+    let y = if classes > 1 {
+        let mut y = ArrayD::zeros(IxDyn(&[batch, classes]));
+        for i in 0..batch {
+            y[[i, rng.random_range(0..classes)]] = 1.0;
+        }
+        y
+    } else {
+        x.mapv(|v| 2.0 * v + 1.0)
+    };
+    (x, y)
+}
+
+fn train_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step");
+    for w in &WORKLOADS {
+        let mut model = compiled(w.name);
+        let (x, y) = synthetic_batch(&model, w.batch);
+        // The first step at this batch size builds and caches the graph.
+        model
+            .train_on_batch(x.clone(), y.clone())
+            .unwrap_or_else(|e| panic!("warm-up step of `{}`: {e}", w.name));
+        group
+            .sample_size(w.samples)
+            .measurement_time(w.measure)
+            .sampling_mode(w.sampling);
+        group.bench_function(format!("interp/{}", w.name), |b| {
+            b.iter_batched(
+                || (x.clone(), y.clone()),
+                |(x, y)| {
+                    let logs = model
+                        .train_on_batch(x, y)
+                        .unwrap_or_else(|e| panic!("train step of `{}`: {e}", w.name));
+                    black_box(logs)
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train_step);
+criterion_main!(benches);
