@@ -303,22 +303,35 @@ fn predict_of_a_regression_prints_values_and_targets() {
 #[test]
 fn sparse_crossentropy_trains_from_the_cli() {
     // The loaders give one-hot labels; the sparse loss gets class indices.
-    let out = ok(&[
-        "train",
-        "--model",
-        "mnist-mlp",
-        "--loss",
-        "sparse_categorical_crossentropy",
-        "--epochs",
-        "1",
-        "--limit",
-        "300",
-        "--batch-size",
-        "50",
-    ]);
-    let line = out
-        .lines()
-        .find(|l| l.contains("val_accuracy"))
-        .expect(&out);
-    assert!(metric(line, "accuracy") > 0.1, "{out}");
+    // Same seed, same data, same math: the sparse run prints exactly the
+    // one-hot run's numbers, and learns far above chance (0.1; measured
+    // val_accuracy 0.845 after these 3 epochs).
+    let run = |loss: &str| {
+        ok(&[
+            "train",
+            "--model",
+            "mnist-mlp",
+            "--loss",
+            loss,
+            "--epochs",
+            "3",
+            "--limit",
+            "1000",
+            "--batch-size",
+            "50",
+        ])
+    };
+    let epoch_lines = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("val_accuracy"))
+            .map(|l| l[l.find("loss:").expect("a loss")..].to_string())
+            .collect()
+    };
+    let sparse = run("sparse_categorical_crossentropy");
+    let one_hot = run("categorical_crossentropy");
+    let lines = epoch_lines(&sparse);
+    assert_eq!(lines.len(), 3, "{sparse}");
+    assert_eq!(lines, epoch_lines(&one_hot));
+    let last = format!(" {}", lines[2]);
+    assert!(metric(&last, "val_accuracy") > 0.7, "{sparse}");
 }

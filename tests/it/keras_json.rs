@@ -730,11 +730,29 @@ fn truncated_fixtures_are_errors_at_every_byte() {
     }
 }
 
+/// What any import must do: a model that exports and imports back to the
+/// same model, or a `Config`/`Layer` error with a message; nothing else.
+fn check_import(text: &str) -> Result<(), TestCaseError> {
+    match from_json(text) {
+        Ok(model) => {
+            let again = from_json(&to_json(&model))
+                .map_err(|e| TestCaseError::fail(format!("re-import failed: {e}")))?;
+            prop_assert_eq!(again.summary(), model.summary());
+            prop_assert_eq!(to_json(&again), to_json(&model));
+        }
+        Err(Error::Config(message)) | Err(Error::Layer { message, .. }) => {
+            prop_assert!(!message.trim().is_empty(), "an empty error message");
+        }
+        Err(other) => prop_assert!(false, "unexpected error kind: {:?}", other),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// One byte of a valid fixture replaced by any printable character:
-    /// the import returns, whatever it returns.
+    /// a model that round-trips, or an error with a message.
     #[test]
     fn mutated_fixtures_never_panic(file in 0..VALID.len(), at in any::<prop::sample::Index>(),
                                     byte in 0x20u8..0x7f) {
@@ -742,20 +760,41 @@ proptest! {
         let i = at.index(bytes.len());
         bytes[i] = byte;
         let text = String::from_utf8(bytes).expect("fixtures are ASCII");
-        let _ = from_json(&text);
+        check_import(&text)?;
     }
 
-    /// Any number in any integer option: a model or an error, never a panic.
+    /// Any number in any integer option: a model holding exactly that
+    /// number, or an error naming the option.
     #[test]
     fn any_number_in_any_size_option(n in prop_oneof![any::<i64>().prop_map(|n| json!(n)),
                                                       any::<u64>().prop_map(|n| json!(n)),
                                                       any::<f64>().prop_map(|n| json!(n))],
                                      option in 0usize..6) {
+        let (i, key) = [(1, "filters"), (1, "kernel_size"), (2, "pool_size"),
+                        (2, "strides"), (3, "strides"), (6, "units")][option];
         let json = edited("seed_cnn.json", |v| {
-            let (i, key) = [(1, "filters"), (1, "kernel_size"), (2, "pool_size"),
-                            (2, "strides"), (3, "strides"), (6, "units")][option];
             layer(v, i)["config"][key] = n.clone();
         });
-        let _ = from_json(&json);
+        match from_json(&json) {
+            // Taken: exactly the number given, in every entry of the option.
+            Ok(model) => {
+                let mut back: Value = serde_json::from_str(&to_json(&model)).unwrap();
+                let read = layer(&mut back, i)["config"][key].clone();
+                let entries = match &read {
+                    Value::Array(items) => items.clone(),
+                    single => vec![single.clone()],
+                };
+                prop_assert!(!entries.is_empty());
+                for e in entries {
+                    prop_assert_eq!(e.as_f64(), n.as_f64(), "{} of layer {} read as {}", key, i, read);
+                }
+            }
+            // Refused: a sentence naming the option.
+            Err(Error::Config(message)) | Err(Error::Layer { message, .. }) => {
+                prop_assert!(message.contains(key) || message.contains("output"),
+                             "{} = {}: {}", key, n, message);
+            }
+            Err(other) => prop_assert!(false, "unexpected error kind: {:?}", other),
+        }
     }
 }
