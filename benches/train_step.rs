@@ -19,6 +19,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+// As in the `triceratops` binary (see src/main.rs): the interpreter
+// allocates every value of every step, which glibc's malloc hands back to
+// the OS after each step and faults in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
 use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};

@@ -5,6 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use triceratops::cli::{run, Cli};
 
+// The interpreter allocates every value of every step and frees them all at
+// its end; glibc's malloc then returns the top of the heap to the OS and
+// faults it back in on the next step (measured: the mnist-mlp interpreter
+// step takes 2.2x as long with it, see BENCHMARKS.md). mimalloc keeps the
+// pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
