@@ -25,6 +25,17 @@ pub enum Error {
     /// Arguments that do not fit together (model, compile, fit).
     #[error("{0}")]
     Config(String),
+    /// A compiled graph that does not match its calling convention: a pass
+    /// or a backend broke it, or an executable met another model's state.
+    #[error("graph {graph}: {problem}")]
+    Signature { graph: String, problem: String },
+    /// A batch array that does not fit its graph argument.
+    #[error("`{arg}` must have shape {expected:?}, got {found:?}")]
+    BatchShape {
+        arg: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     /// A train step whose loss, gradients or new state stopped being finite.
     #[error("training diverged: {} at epoch {epoch}, step {step}", describe(.cause, *.loss))]
     NonFinite {
@@ -42,8 +53,11 @@ pub enum Divergence {
     Loss,
     /// A gradient, with a finite loss (the updates were not applied).
     Gradient,
-    /// A state entry after an update that overflowed although its gradient
-    /// was finite; found at the end of the epoch.
+    /// A state entry: an earlier update overflowed although its gradient
+    /// was finite (the guard covers the loss and the gradients, so updates
+    /// can be written in place). Found when a later step's guard trips, or
+    /// at the end of the epoch; the state holds the overflow, so restore a
+    /// checkpoint (which never holds one) rather than retry from it.
     State { entry: String },
 }
 

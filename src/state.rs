@@ -109,11 +109,14 @@ pub struct StateStore {
 impl StateStore {
     /// A store of `layout` with every element zero.
     pub fn zeros(layout: StateLayout) -> StateStore {
+        StateStore::with_layout(Arc::new(layout))
+    }
+
+    /// A store of a shared `layout` (executables compiled for it accept
+    /// it) with every element zero.
+    pub fn with_layout(layout: Arc<StateLayout>) -> StateStore {
         let data = vec![0.0; layout.numel()];
-        StateStore {
-            layout: Arc::new(layout),
-            data,
-        }
+        StateStore { layout, data }
     }
 
     pub fn layout(&self) -> &Arc<StateLayout> {
@@ -184,7 +187,10 @@ impl StateStore {
 
     /// The step counter (0 if the store has none).
     pub fn step(&self) -> f32 {
-        self.index_of("step").map_or(0.0, |i| self.slice(i)[0])
+        self.entries()
+            .iter()
+            .position(|e| e.kind == StateKind::Step)
+            .map_or(0.0, |i| self.slice(i)[0])
     }
 
     /// The first entry holding a NaN or an infinity.

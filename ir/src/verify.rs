@@ -28,9 +28,6 @@ pub fn verify(graph: &Graph) -> Result<()> {
                 name: node.name.clone(),
             });
         }
-        if graph.lookup(&node.name).map(|v| v.index()) != Some(index) {
-            return Err(at("name index is out of date".into()));
-        }
         let Some(numel) = node.ty.shape.checked_numel() else {
             return Err(IrError::TooLarge {
                 name: node.name.clone(),

@@ -90,9 +90,10 @@ impl Executable for Interpreted {
             .iter()
             .map(|&(_, v)| eval.value(v).to_owned())
             .collect();
+        // Exactly 1 commits (0, or a NaN a pass might produce, does not).
         let committed = self
             .guard
-            .is_none_or(|g| outputs[g].iter().all(|&f| f != 0.0));
+            .is_none_or(|g| outputs[g].iter().all(|&f| f == 1.0));
         if !committed {
             return Ok(RunOutput { outputs, committed });
         }

@@ -62,6 +62,10 @@ pub enum Binding {
 /// Resolves every state argument of `signature` to its entry in `layout`
 /// (by name, checking kind and shape) and numbers the batch arguments.
 pub fn bind(signature: &Signature, layout: &StateLayout) -> Result<Vec<Binding>> {
+    let fail = |problem: String| Error::Signature {
+        graph: signature.name.clone(),
+        problem,
+    };
     let mut batch = 0;
     signature
         .args
@@ -69,14 +73,14 @@ pub fn bind(signature: &Signature, layout: &StateLayout) -> Result<Vec<Binding>>
         .map(|arg| match arg.role {
             ArgRole::State(kind) => {
                 let Some(index) = layout.index_of(&arg.name) else {
-                    return Err(Error::Config(format!(
+                    return Err(fail(format!(
                         "the model's state has no entry `{}`",
                         arg.name
                     )));
                 };
                 let entry = &layout.entries()[index];
                 if entry.kind != kind || entry.shape != arg.ty.shape {
-                    return Err(Error::Config(format!(
+                    return Err(fail(format!(
                         "state `{}` is {:?} {}, the graph needs {kind:?} {}",
                         arg.name, entry.kind, entry.shape, arg.ty.shape
                     )));
@@ -99,37 +103,33 @@ pub fn check_run(
     batch: &[ArrayViewD<f32>],
     state: &StateStore,
 ) -> Result<()> {
+    let fail = |problem: String| Error::Signature {
+        graph: signature.name.clone(),
+        problem,
+    };
     if !Arc::ptr_eq(layout, state.layout()) {
-        return Err(Error::Config(
+        return Err(fail(
             "this executable was compiled for another model's state".into(),
         ));
     }
     let expected: Vec<_> = signature.batch_args().collect();
     if batch.len() != expected.len() {
-        return Err(Error::Config(format!(
-            "{} takes {} batch arrays, got {}",
-            signature_name(signature),
+        let names: Vec<&str> = expected.iter().map(|(_, a)| a.name.as_str()).collect();
+        return Err(fail(format!(
+            "takes {} batch arrays ({}), got {}",
             expected.len(),
+            names.join(", "),
             batch.len()
         )));
     }
     for ((_, arg), array) in expected.iter().zip(batch) {
         if array.shape() != arg.ty.shape.dims() {
-            return Err(Error::Config(format!(
-                "`{}` must have shape {}, got {:?}",
-                arg.name,
-                arg.ty.shape,
-                array.shape()
-            )));
+            return Err(Error::BatchShape {
+                arg: arg.name.clone(),
+                expected: arg.ty.shape.dims().to_vec(),
+                found: array.shape().to_vec(),
+            });
         }
     }
     Ok(())
-}
-
-fn signature_name(signature: &Signature) -> String {
-    let names: Vec<&str> = signature
-        .batch_args()
-        .map(|(_, a)| a.name.as_str())
-        .collect();
-    format!("the graph ({})", names.join(", "))
 }

@@ -55,8 +55,12 @@ impl CompiledGraph {
     /// Applies a graph-to-graph pass and checks that it kept the signature.
     pub fn rewrite(self, pass: &str, f: impl FnOnce(&Graph) -> Graph) -> Result<CompiledGraph> {
         let graph = f(&self.graph);
-        self.signature.check(&graph).map_err(|e| {
-            Error::Config(format!("pass `{pass}` broke the calling convention: {e}"))
+        self.signature.check(&graph).map_err(|e| match e {
+            Error::Signature { graph, problem } => Error::Signature {
+                graph,
+                problem: format!("pass `{pass}` broke the calling convention: {problem}"),
+            },
+            other => other,
         })?;
         Ok(CompiledGraph { graph, ..self })
     }
@@ -150,6 +154,7 @@ impl Roles {
             .collect();
         updated.sort_unstable();
         let signature = Signature {
+            name: g.name().to_string(),
             args,
             outputs,
             updated,

@@ -71,6 +71,8 @@ pub struct OutputSpec {
 /// graph's order) and which state arguments the graph updates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
+    /// The graph's name, for messages.
+    pub name: String,
     pub args: Vec<ArgSpec>,
     pub outputs: Vec<OutputSpec>,
     /// Positions in `args` of the state entries the graph writes, ascending.
@@ -112,11 +114,9 @@ impl Signature {
     /// in the same order, updates of exactly the `updated` state arguments,
     /// and a scalar `Finite` output if there is one.
     pub fn check(&self, graph: &Graph) -> Result<()> {
-        let fail = |what: String| {
-            Error::Config(format!(
-                "graph {} does not match its signature: {what}",
-                graph.name()
-            ))
+        let fail = |what: String| Error::Signature {
+            graph: graph.name().to_string(),
+            problem: format!("does not match its signature: {what}"),
         };
         let args: Vec<_> = graph.arguments().collect();
         if args.len() != self.args.len() {

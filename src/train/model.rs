@@ -324,10 +324,15 @@ impl Model {
         let out = self.run(StepKind::Train, x.view(), Some(y.view()))?;
         let logs = self.logs(self.signature(StepKind::Train, x.shape()[0]), &out.outputs);
         if !out.committed {
-            let cause = if logs.loss.is_finite() {
-                Divergence::Gradient
-            } else {
-                Divergence::Loss
+            // The step was not applied. A state that is already non-finite
+            // (an earlier update overflowed with finite gradients) is what
+            // the caller must know about first: retrying from it is futile.
+            let cause = match self.state.first_non_finite() {
+                Some(entry) => Divergence::State {
+                    entry: entry.name.clone(),
+                },
+                None if logs.loss.is_finite() => Divergence::Gradient,
+                None => Divergence::Loss,
             };
             return Err(Error::NonFinite {
                 loss: logs.loss,

@@ -13,7 +13,7 @@ use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Kind, Optimizer, WeightDecay};
 use triceratops::keras::{Dense, Sequential};
-use triceratops::{Model, Validation};
+use triceratops::Model;
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/checkpoints").join(name)
@@ -222,7 +222,6 @@ fn version_2_records_bring_every_setting_back_exactly() {
         );
         assert_eq!(back.run, run);
     }
-    let _ = Validation::None;
 }
 
 #[test]

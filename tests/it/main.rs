@@ -15,6 +15,7 @@ mod keras_support;
 mod optimizer_support;
 mod training_support;
 
+mod backend_seam;
 mod checkpoint_compat;
 mod cli_bad_input;
 mod cli_checkpoint_safety;

@@ -215,9 +215,10 @@ fn an_infinite_gradient_with_a_finite_loss_leaves_the_state_untouched() {
 
 /// SGD with lr 1e36 on targets ~1e3: the first step's loss and gradients are
 /// finite, but `w - lr * g` overflows f32. The in-graph guard covers the
-/// loss and the gradients (so updates can be written in place), so the
-/// overflow shows up as the next step's non-finite loss, or at the end of
-/// the epoch when it was its last step; either way no checkpoint takes it.
+/// loss and the gradients (so updates can be written in place, as PyTorch's
+/// GradScaler checks gradients only), so the overflow is reported when the
+/// next step's guard trips, or at the end of the epoch when it was its last
+/// step — as the state entry that holds it; no checkpoint ever takes it.
 fn overflowing(epochs: usize, batch: usize) -> (Model, Error) {
     let mut data = regression(40, 9);
     data.y.mapv_inplace(|v| 1000.0 * v);
@@ -248,7 +249,17 @@ fn an_overflowing_update_stops_training_at_the_next_step() {
         panic!("expected Error::NonFinite, got {err:?}");
     };
     assert_eq!((*epoch, *step), (1, 2));
-    assert_eq!(*cause, Divergence::Loss);
+    assert_eq!(
+        *cause,
+        Divergence::State {
+            entry: "dense.kernel".into()
+        },
+        "the poisoned state is named, not just the loss it caused"
+    );
+    assert!(
+        err.to_string().contains("`dense.kernel` is not finite"),
+        "{err}"
+    );
     assert_eq!(m.steps(), 1, "the second step was not applied");
     assert!(!all_finite(&m), "the first step's overflow is in the state");
     let dir = tempfile::TempDir::new().unwrap();

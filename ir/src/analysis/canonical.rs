@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 
+use super::dataflow::copy_roots;
 use super::live_values;
 use crate::graph::{Constant, Graph, NodeKind, ValueId};
 use crate::op::Op;
 use crate::types::TensorType;
 
 /// A copy of `graph` without dead ops and constants, with one node per
-/// distinct constant (type and bits) and per distinct `(op, operands)`.
+/// distinct constant (type and the bits of every element: a dense constant
+/// whose elements are all equal is the splat of that value) and per
+/// distinct `(op, operands)`.
 ///
 /// Arguments, their order, output names and update targets are kept: they
 /// are the graph's calling convention. A merged node keeps the first
@@ -33,7 +36,7 @@ pub fn canonicalize(graph: &Graph) -> Graph {
             NodeKind::Arg(role) => (None, out.arg(*role, &node.name, node.ty.clone())),
             NodeKind::Const(_) => {
                 let data = graph.const_value(id).expect("a const node has data");
-                let key = (node.ty.clone(), data.clone());
+                let key = (node.ty.clone(), data.clone().canonical());
                 match consts.get(&key) {
                     Some(&v) => (Some(v), Ok(v)),
                     None => {
@@ -70,15 +73,7 @@ pub fn canonicalize(graph: &Graph) -> Graph {
         }
         remap[id.index()] = Some(new);
     }
-    let map = |v: ValueId| remap[v.index()].expect("roots are live");
-    for (name, v) in graph.outputs() {
-        out.add_output(name, map(*v))
-            .expect("copied output is valid");
-    }
-    for u in graph.updates() {
-        out.add_update(map(u.target), map(u.value))
-            .expect("copied update is valid");
-    }
+    copy_roots(graph, &mut out, &remap);
     out
 }
 

@@ -77,6 +77,13 @@ pub fn eliminate_dead_code(graph: &Graph) -> Graph {
         };
         remap[id.index()] = Some(new.expect("a copy of a valid graph is valid"));
     }
+    copy_roots(graph, &mut out, &remap);
+    out
+}
+
+/// Declares `graph`'s outputs and updates on its copy `out`, whose value
+/// for each old value is `remap[old]` (every root must have one).
+pub(super) fn copy_roots(graph: &Graph, out: &mut Graph, remap: &[Option<ValueId>]) {
     let map = |v: ValueId| remap[v.index()].expect("roots are live");
     for (name, v) in graph.outputs() {
         out.add_output(name, map(*v))
@@ -86,5 +93,4 @@ pub fn eliminate_dead_code(graph: &Graph) -> Graph {
         out.add_update(map(u.target), map(u.value))
             .expect("copied update is valid");
     }
-    out
 }

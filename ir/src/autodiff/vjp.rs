@@ -5,7 +5,7 @@
 
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, ValueId};
-use crate::op::{BinaryOp, ConvAttrs, Op, UnaryOp};
+use crate::op::{BinaryOp, ConvAttrs, Op, Props, UnaryOp};
 
 /// What a rule sees: the operands `x`, the result `y`, its gradient `dy`,
 /// and which operand gradients are wanted.
@@ -27,6 +27,10 @@ pub(super) fn vjp(
     needs: &[bool],
 ) -> Grads {
     let c = Ctx { x, y, dy, needs };
+    // The op table says which ops no gradient flows through.
+    if op.kind().has(Props::NOT_DIFFERENTIABLE) {
+        return Err(not_differentiable(g, op, &c));
+    }
     match op {
         Op::Unary(u) => unary(g, *u, &c).map(|d| vec![Some(d)]),
         Op::Binary(b) => binary(g, *b, &c),

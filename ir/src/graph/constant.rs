@@ -1,6 +1,9 @@
 //! The constant pool: literal data lives once per graph, and `const` nodes
-//! refer to it by id. Equal data is interned to one entry, so two constants
-//! are the same exactly when their ids (and node types) are equal.
+//! refer to it by id. Data is interned in its canonical form (all-equal
+//! dense data is a splat), so in a graph built through the builder two
+//! constants of one type are the same tensor exactly when their ids are
+//! equal. (`Graph::from_parts` keeps a pass's pool as given;
+//! `canonicalize` merges what it duplicates.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,11 +41,19 @@ impl Constant {
     /// `data` as a splat when all of its elements have the same bits (and
     /// there is at least one), else as dense data.
     pub fn from_values(data: &[f32]) -> Constant {
-        match data {
-            [first, rest @ ..] if rest.iter().all(|v| v.to_bits() == first.to_bits()) => {
-                Constant::splat(*first)
-            }
-            _ => Constant::Dense(data.iter().map(|&v| F32Bits::new(v)).collect()),
+        Constant::Dense(data.iter().map(|&v| F32Bits::new(v)).collect()).canonical()
+    }
+
+    /// The canonical form: dense data whose elements all have the same bits
+    /// is that splat. Two constants of one type hold the same tensor
+    /// exactly when their canonical forms are equal.
+    pub fn canonical(self) -> Constant {
+        match &self {
+            Constant::Dense(d) => match d.split_first() {
+                Some((first, rest)) if rest.iter().all(|v| v == first) => Constant::Splat(*first),
+                _ => self,
+            },
+            Constant::Splat(_) => self,
         }
     }
 
@@ -95,16 +106,21 @@ pub(crate) struct ConstPool {
 }
 
 impl ConstPool {
-    /// A pool holding exactly `data` (duplicates resolve to the first).
+    /// A pool holding exactly `data`, ids unchanged (duplicates resolve to
+    /// the first when interning).
     pub(crate) fn from_vec(data: Vec<Constant>) -> ConstPool {
         let mut index = HashMap::with_capacity(data.len());
         for (i, c) in data.iter().enumerate() {
-            index.entry(c.clone()).or_insert(ConstId::new(i));
+            index
+                .entry(c.clone().canonical())
+                .or_insert(ConstId::new(i));
         }
         ConstPool { data, index }
     }
 
+    /// The id of `c`'s canonical form, added if new.
     pub(crate) fn intern(&mut self, c: Constant) -> ConstId {
+        let c = c.canonical();
         if let Some(&id) = self.index.get(&c) {
             return id;
         }

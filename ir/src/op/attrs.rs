@@ -170,16 +170,25 @@ impl Op {
         }
         let mut it = values.into_iter();
         let mut next = || it.next().expect("count checked against the schema");
-        if let Some(u) = UnaryOp::from_kind(kind) {
-            return Ok(Op::Unary(u));
-        }
-        if let Some(b) = BinaryOp::from_kind(kind) {
-            return Ok(Op::Binary(b));
-        }
-        if let Some(c) = CmpOp::from_kind(kind) {
-            return Ok(Op::Compare(c));
-        }
+        // Exhaustive on purpose: a new kind without an arm does not compile.
         Ok(match kind {
+            OpKind::Neg
+            | OpKind::Exp
+            | OpKind::Log
+            | OpKind::Sqrt
+            | OpKind::Rsqrt
+            | OpKind::Recip
+            | OpKind::Tanh
+            | OpKind::Sigmoid
+            | OpKind::Relu
+            | OpKind::Abs
+            | OpKind::Square => Op::Unary(UnaryOp::from_kind(kind).expect("a unary kind")),
+            OpKind::Add | OpKind::Sub | OpKind::Mul | OpKind::Div | OpKind::Max | OpKind::Min => {
+                Op::Binary(BinaryOp::from_kind(kind).expect("a binary kind"))
+            }
+            OpKind::Gt | OpKind::Ge | OpKind::Eq => {
+                Op::Compare(CmpOp::from_kind(kind).expect("a comparison kind"))
+            }
             OpKind::Pow => Op::Pow {
                 exponent: float(next()),
             },
@@ -220,7 +229,6 @@ impl Op {
             },
             OpKind::MaxPool2d => Op::MaxPool2d(pool(&mut next)),
             OpKind::MaxPool2dGrad => Op::MaxPool2dGrad(pool(&mut next)),
-            _ => unreachable!("grouped kinds returned above"),
         })
     }
 }

@@ -24,8 +24,10 @@ pub enum OpClass {
 }
 
 impl OpClass {
-    /// View and movement ops only rearrange elements: they commute with
-    /// elementwise ops (given matching rearrangements of every operand).
+    /// View and movement ops compute no new values: they place, repeat or
+    /// drop elements — except `pad`, which also inserts zeros. So an
+    /// elementwise op commutes with any of them given matching movements of
+    /// every operand, and with `pad` only if it is [`Props::ZERO_PRESERVING`].
     pub fn is_data_movement(self) -> bool {
         matches!(self, OpClass::View | OpClass::Movement)
     }
@@ -37,7 +39,8 @@ pub struct Props(u8);
 
 impl Props {
     pub const NONE: Props = Props(0);
-    /// `op(a, b) == op(b, a)`, bit for bit.
+    /// `op(a, b) == op(b, a)`, bit for bit (up to which payload a NaN
+    /// result carries).
     pub const COMMUTATIVE: Props = Props(1);
     /// `op(op(a, b), c) == op(a, op(b, c))` in exact arithmetic; in floating
     /// point only for max/min, so add/mul reassociation is fast-math only.
@@ -50,6 +53,9 @@ impl Props {
     pub const MASK: Props = Props(1 << 4);
     /// No gradient flows through it: autodiff refuses it on a gradient path.
     pub const NOT_DIFFERENTIABLE: Props = Props(1 << 5);
+    /// +0 in, +0 out, bit for bit: `op(+0) == +0`, `op(+0, +0) == +0` (so
+    /// it commutes with `pad`, whose new elements are +0).
+    pub const ZERO_PRESERVING: Props = Props(1 << 6);
 
     pub const fn union(self, other: Props) -> Props {
         Props(self.0 | other.0)
@@ -129,33 +135,34 @@ macro_rules! op_table {
 }
 
 const NONE: Props = Props::NONE;
+const ZERO: Props = Props::ZERO_PRESERVING;
 const COMM_ASSOC: Props = Props::COMMUTATIVE.union(Props::ASSOCIATIVE);
-const MIN_MAX: Props = COMM_ASSOC.union(Props::IDEMPOTENT);
+const MIN_MAX: Props = COMM_ASSOC.union(Props::IDEMPOTENT).union(ZERO);
 const CMP: Props = Props::MASK.union(Props::NOT_DIFFERENTIABLE);
 
 op_table! {
-    Neg = "neg", 1, Elementwise, [], Props::INVOLUTION;
+    Neg = "neg", 1, Elementwise, [], Props::INVOLUTION; // neg(+0) is -0
     Exp = "exp", 1, Elementwise, [], NONE;
     Log = "log", 1, Elementwise, [], NONE;
-    Sqrt = "sqrt", 1, Elementwise, [], NONE;
+    Sqrt = "sqrt", 1, Elementwise, [], ZERO;
     Rsqrt = "rsqrt", 1, Elementwise, [], NONE;
     Recip = "recip", 1, Elementwise, [], NONE;
-    Tanh = "tanh", 1, Elementwise, [], NONE;
+    Tanh = "tanh", 1, Elementwise, [], ZERO;
     Sigmoid = "sigmoid", 1, Elementwise, [], NONE;
-    Relu = "relu", 1, Elementwise, [], Props::IDEMPOTENT;
-    Abs = "abs", 1, Elementwise, [], Props::IDEMPOTENT;
-    Square = "square", 1, Elementwise, [], NONE;
-    Add = "add", 2, Elementwise, [], COMM_ASSOC;
-    Sub = "sub", 2, Elementwise, [], NONE;
-    Mul = "mul", 2, Elementwise, [], COMM_ASSOC;
+    Relu = "relu", 1, Elementwise, [], Props::IDEMPOTENT.union(ZERO);
+    Abs = "abs", 1, Elementwise, [], Props::IDEMPOTENT.union(ZERO);
+    Square = "square", 1, Elementwise, [], ZERO;
+    Add = "add", 2, Elementwise, [], COMM_ASSOC.union(ZERO);
+    Sub = "sub", 2, Elementwise, [], ZERO;
+    Mul = "mul", 2, Elementwise, [], COMM_ASSOC.union(ZERO);
     Div = "div", 2, Elementwise, [], NONE;
     Max = "max", 2, Elementwise, [], MIN_MAX;
     Min = "min", 2, Elementwise, [], MIN_MAX;
     Pow = "pow", 1, Elementwise, ["exponent": Float], NONE;
-    Gt = "gt", 2, Elementwise, [], CMP;
+    Gt = "gt", 2, Elementwise, [], CMP.union(ZERO);
     Ge = "ge", 2, Elementwise, [], CMP;
     Eq = "eq", 2, Elementwise, [], CMP.union(Props::COMMUTATIVE);
-    Select = "select", 3, Elementwise, [], NONE;
+    Select = "select", 3, Elementwise, [], ZERO;
     Broadcast = "broadcast", 1, Movement, ["shape": Shape, "dims": Ints], NONE;
     Reshape = "reshape", 1, View, ["shape": Shape], NONE;
     Transpose = "transpose", 1, Movement, ["perm": Ints], NONE;

@@ -16,7 +16,9 @@
 //! follow the operands in a fixed order per op. Floats print in Rust's
 //! shortest round-trip form (`0.1`, `1e-7`, `inf`, `NaN`); a constant whose
 //! elements are all equal prints as `splat(v)`. `//` starts a comment.
-//! `print(parse(s)) == s` for every printed `s`.
+//! `print(parse(s)) == s` for every printed `s`, and a parsed graph equals
+//! the printed one bit for bit, except that every NaN prints as `NaN`: a
+//! NaN's sign and payload do not survive the text form.
 
 mod lex;
 mod parse;

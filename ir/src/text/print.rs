@@ -64,24 +64,26 @@ pub(crate) fn float(v: f32) -> String {
     format!("{v:?}")
 }
 
-/// A single element prints bare, a splat as `splat(v)`, else a list.
+/// A single element prints bare, a splat as `splat(v)` (without ever
+/// expanding it), else a list.
 fn const_literal(data: &Constant, numel: usize) -> String {
     if numel == 1 {
         return float(data.get(0));
     }
+    if let (Some(v), true) = (data.as_splat(), numel > 0) {
+        return format!("splat({})", float(v));
+    }
     let values = data.to_vec(numel);
     // All NaNs print alike, so they count as equal here too.
-    let all_nan = !values.is_empty() && values.iter().all(|v| v.is_nan());
-    match data.as_splat() {
-        Some(v) if numel > 0 => format!("splat({})", float(v)),
-        _ if all_nan => format!("splat({})", float(f32::NAN)),
-        _ => format!(
-            "[{}]",
-            values
-                .iter()
-                .map(|&v| float(v))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    if !values.is_empty() && values.iter().all(|v| v.is_nan()) {
+        return format!("splat({})", float(f32::NAN));
     }
+    format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|&v| float(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }

@@ -9,7 +9,9 @@ use triceratops_ir::analysis::live_values;
 use triceratops_ir::interp::{evaluate, Inputs};
 use triceratops_ir::testing::{arb_graph, random_inputs};
 use triceratops_ir::text::{parse, print};
-use triceratops_ir::{canonicalize, grad, verify, Graph, NodeKind, Role, TensorType};
+use triceratops_ir::{
+    canonicalize, grad, verify, ConstId, Constant, F32Bits, Graph, NodeKind, Role, TensorType,
+};
 
 fn ops(g: &Graph) -> Vec<&str> {
     g.nodes()
@@ -105,6 +107,68 @@ fn constants_differ_by_bits_and_by_type() {
         .count();
     assert_eq!(consts, 3);
     assert_eq!(c.constants().len(), 2);
+}
+
+#[test]
+fn dense_data_with_equal_elements_is_the_splat() {
+    // A pass may hand `from_parts` a pool with the same tensor twice, once
+    // dense and once as a splat; canonicalize merges them.
+    let mut g = Graph::new("pool");
+    let x = g.input("x", [3]).unwrap();
+    let a = g.constant("a", TensorType::f32([3]), vec![2.0; 3]).unwrap();
+    let b = g.constant("b", TensorType::f32([3]), vec![2.0; 3]).unwrap();
+    let sa = g.add(x, a).unwrap();
+    let sb = g.add(x, b).unwrap();
+    g.add_output("a", sa).unwrap();
+    g.add_output("b", sb).unwrap();
+    let mut parts = g.into_parts();
+    assert_eq!(
+        parts.constants,
+        [Constant::splat(2.0)],
+        "the builder interns"
+    );
+    parts
+        .constants
+        .push(Constant::Dense(vec![F32Bits::new(2.0); 3].into()));
+    parts.nodes[b.index()].kind = NodeKind::Const(ConstId::new(1));
+    let g = Graph::from_parts(parts).unwrap();
+    assert_ne!(g.node(a).kind, g.node(b).kind);
+    let c = canonicalize(&g);
+    assert_eq!(c.constants(), [Constant::splat(2.0)]);
+    assert_eq!(ops(&c), ["add"], "{}", print(&c));
+}
+
+#[test]
+fn nan_payloads_and_signs_stay_apart() {
+    // Hash-consing compares bits: two different NaNs are two constants.
+    let mut g = Graph::new("nan");
+    let x = g.input("x", []).unwrap();
+    let quiet = g.scalar(f32::NAN).unwrap();
+    let other = g.scalar(f32::from_bits(0x7fc0_0001)).unwrap();
+    let same = g.scalar(f32::NAN).unwrap();
+    for (i, c) in [quiet, other, same].into_iter().enumerate() {
+        let s = g.add(x, c).unwrap();
+        g.add_output(&format!("o{i}"), s).unwrap();
+    }
+    let c = canonicalize(&g);
+    assert_eq!(c.constants().len(), 2);
+    assert_eq!(ops(&c), ["add", "add"]);
+}
+
+#[test]
+fn one_value_may_update_several_targets() {
+    let mut g = Graph::new("shared");
+    let p = g.param("p", [2]).unwrap();
+    let q = g.state("q", [2]).unwrap();
+    let a = g.exp(p).unwrap();
+    let b = g.exp(p).unwrap();
+    g.add_update(p, a).unwrap();
+    g.add_update(q, b).unwrap();
+    let c = canonicalize(&g);
+    let u = c.updates();
+    assert_eq!(u.len(), 2);
+    assert_eq!(u[0].value, u[1].value, "the two exps are one node");
+    assert_eq!(c.value_name(u[1].target), "q");
 }
 
 #[test]

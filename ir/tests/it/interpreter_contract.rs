@@ -332,3 +332,49 @@ fn zero_sized_extents() {
     let y = unary_run::<f64>(&[2, 0], &[], |g, x| g.reduce_sum(x, &[1], true).unwrap());
     expect(&y, &[2, 1], &[0.0, 0.0]);
 }
+
+#[test]
+fn positional_arguments_are_borrowed_not_copied() {
+    let (g, y, _) = small_graph();
+    let inputs = good_inputs();
+    let args: Vec<_> = g
+        .arguments()
+        .map(|v| inputs[g.value_name(v)].view())
+        .collect();
+    let eval = triceratops_ir::interp::evaluate_args(&g, args).unwrap();
+    let y_value = eval.value(y).to_owned();
+    let values = eval.into_values();
+    for v in g.arguments() {
+        assert!(
+            values[v.index()].is_view(),
+            "%{} was copied",
+            g.value_name(v)
+        );
+    }
+    assert!(!values[y.index()].is_view(), "computed values are owned");
+    assert_eq!(values[y.index()], y_value);
+    // By name, too.
+    let eval = evaluate::<f64>(&g, &inputs).unwrap();
+    let values = eval.into_values();
+    assert!(g.arguments().all(|v| values[v.index()].is_view()));
+}
+
+#[test]
+fn positional_arguments_must_be_one_per_argument() {
+    let (g, _, _) = small_graph();
+    let inputs = good_inputs();
+    let mut args: Vec<_> = g
+        .arguments()
+        .map(|v| inputs[g.value_name(v)].view())
+        .collect();
+    args.pop();
+    let err = triceratops_ir::interp::evaluate_args(&g, args).unwrap_err();
+    assert_eq!(
+        err,
+        IrError::ArgumentCount {
+            graph: "net".into(),
+            expected: 3,
+            found: 2
+        }
+    );
+}

@@ -1,26 +1,165 @@
-//! The op table drives the text format, and ops are `Eq + Ord + Hash` with
-//! floats compared by bits.
+//! The op table drives the text format and autodiff's refusals, its
+//! properties hold, and ops are `Eq + Ord + Hash` with floats compared by
+//! bits.
 
 use std::collections::HashSet;
 
+use triceratops_ir::interp::{evaluate, Inputs};
 use triceratops_ir::text::{parse, print};
-use triceratops_ir::{AttrValue, F32Bits, Graph, Op, OpKind, Props, TensorType};
+use triceratops_ir::{
+    grad, AttrValue, ConvAttrs, F32Bits, Graph, Layout, Op, OpKind, Padding, PoolAttrs, Props,
+    Shape, TensorType, ValueId,
+};
+
+/// One instance of `kind` on params of fitting shapes, as output `y`.
+fn instance(kind: OpKind) -> (Graph, Vec<ValueId>) {
+    let mut g = Graph::new("one");
+    let param = |g: &mut Graph, dims: &[usize]| {
+        let name = format!("p{}", g.len());
+        g.param(&name, dims.to_vec()).unwrap()
+    };
+    let conv = ConvAttrs {
+        strides: [1, 1],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    let pool = PoolAttrs {
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    let (op, shapes): (Op, Vec<&[usize]>) = match kind {
+        OpKind::Pow => (Op::pow(2.0), vec![&[2, 3]]),
+        OpKind::Select => (Op::Select, vec![&[2, 3], &[2, 3], &[2, 3]]),
+        OpKind::Broadcast => (
+            Op::Broadcast {
+                shape: Shape::new([2, 3]),
+                dims: vec![1],
+            },
+            vec![&[3]],
+        ),
+        OpKind::Reshape => (
+            Op::Reshape {
+                shape: Shape::new([3, 2]),
+            },
+            vec![&[2, 3]],
+        ),
+        OpKind::Transpose => (Op::Transpose { perm: vec![1, 0] }, vec![&[2, 3]]),
+        OpKind::Pad => (
+            Op::Pad {
+                low: vec![1, 0],
+                high: vec![0, 1],
+            },
+            vec![&[2, 3]],
+        ),
+        OpKind::Slice => (
+            Op::Slice {
+                start: vec![0, 1],
+                end: vec![2, 3],
+            },
+            vec![&[2, 3]],
+        ),
+        OpKind::ReduceSum => (
+            Op::ReduceSum {
+                axes: vec![1],
+                keepdims: false,
+            },
+            vec![&[2, 3]],
+        ),
+        OpKind::ReduceMax => (
+            Op::ReduceMax {
+                axes: vec![1],
+                keepdims: true,
+            },
+            vec![&[2, 3]],
+        ),
+        OpKind::MatMul => (Op::MatMul, vec![&[2, 3], &[3, 4]]),
+        OpKind::Conv2d => (Op::Conv2d(conv), vec![&[1, 4, 4, 2], &[3, 3, 2, 2]]),
+        OpKind::Conv2dInputGrad => (
+            Op::Conv2dInputGrad {
+                conv,
+                input_shape: Shape::new([1, 4, 4, 2]),
+            },
+            vec![&[1, 2, 2, 2], &[3, 3, 2, 2]],
+        ),
+        OpKind::Conv2dFilterGrad => (
+            Op::Conv2dFilterGrad {
+                conv,
+                filter_shape: Shape::new([3, 3, 2, 2]),
+            },
+            vec![&[1, 4, 4, 2], &[1, 2, 2, 2]],
+        ),
+        OpKind::MaxPool2d => (Op::MaxPool2d(pool), vec![&[1, 4, 4, 2]]),
+        OpKind::MaxPool2dGrad => (Op::MaxPool2dGrad(pool), vec![&[1, 4, 4, 2], &[1, 2, 2, 2]]),
+        grouped => {
+            let op = Op::from_attrs(grouped, vec![]).unwrap();
+            let shapes = vec![&[2usize, 3][..]; op.arity()];
+            (op, shapes)
+        }
+    };
+    let operands: Vec<ValueId> = shapes.iter().map(|s| param(&mut g, s)).collect();
+    let y = g.push_op(op, &operands).unwrap();
+    assert_eq!(g.node(y).op().unwrap().kind(), kind);
+    g.add_output("y", y).unwrap();
+    (g, operands)
+}
 
 #[test]
-fn every_op_kind_has_a_unique_name_and_parses_by_it() {
+fn every_op_kind_prints_and_parses_by_its_table_row() {
     let names: HashSet<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(names.len(), OpKind::ALL.len());
+    assert_eq!(names.len(), OpKind::ALL.len(), "names are unique");
     for &kind in OpKind::ALL {
         assert_eq!(OpKind::from_name(kind.name()), Some(kind));
-        let text = format!(
-            "graph g {{\n  input %x: f32[2]\n  %y: f32[2] = {} %x\n}}\n",
-            kind.name()
-        );
-        // Whatever the op, the parser knows it: the error (if any) is about
-        // operands or attributes, never an unknown op.
-        if let Err(e) = parse(&text) {
-            assert!(!e.to_string().contains("unknown op"), "{kind}: {e}");
+        let (g, _) = instance(kind);
+        let text = print(&g);
+        let parsed = parse(&text).unwrap_or_else(|e| panic!("{kind}: {e}\n{text}"));
+        assert_eq!(parsed, g, "{kind}");
+        let y = parsed.output("y").unwrap();
+        assert_eq!(parsed.node(y).op().unwrap().kind(), kind);
+    }
+}
+
+#[test]
+fn autodiff_refuses_exactly_the_ops_the_table_marks_not_differentiable() {
+    for &kind in OpKind::ALL {
+        let (mut g, params) = instance(kind);
+        let y = g.output("y").unwrap();
+        let axes: Vec<usize> = (0..g.shape(y).rank()).collect();
+        let loss = g.reduce_sum(y, &axes, false).unwrap();
+        let result = grad(&mut g, loss, &params);
+        if kind.has(Props::NOT_DIFFERENTIABLE) {
+            let err = result.expect_err(kind.name());
+            assert!(
+                err.to_string().contains("is not differentiable"),
+                "{kind}: {err}"
+            );
+        } else {
+            assert_eq!(result.unwrap().len(), params.len(), "{kind}");
         }
+    }
+}
+
+#[test]
+fn zero_preserving_ops_map_plus_zero_to_plus_zero() {
+    for &kind in OpKind::ALL {
+        if !kind.has(Props::ZERO_PRESERVING) {
+            continue;
+        }
+        let (g, params) = instance(kind);
+        let inputs: Inputs<f32> = params
+            .iter()
+            .map(|&p| {
+                let zeros = ndarray::ArrayD::zeros(ndarray::IxDyn(g.shape(p).dims()));
+                (g.value_name(p).to_string(), zeros)
+            })
+            .collect();
+        let eval = evaluate(&g, &inputs).unwrap();
+        let y = eval.output("y").unwrap();
+        assert!(
+            y.iter().all(|v| v.to_bits() == 0),
+            "{kind} maps +0 to {y:?}"
+        );
     }
 }
 

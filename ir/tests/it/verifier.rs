@@ -7,8 +7,8 @@ use triceratops_ir::{
     Update, UpdateProblem, ValueId,
 };
 
-/// `x: input [2]`, `p: param [2]`, `c = 2.0`, `e = exp x`, `s = mul e, p`;
-/// output `s`, update `p <- s`.
+/// `x: input [2]`, `p: param [2]`, `c = [2, 3]`, `%3 = exp x`,
+/// `%4 = mul %3, p`, `%5 = mul %4, c`; output `s = %5`, update `p <- %5`.
 fn parts() -> GraphParts {
     let mut g = Graph::new("good");
     let x = g.input("x", [2]).unwrap();
@@ -145,13 +145,15 @@ fn outputs_and_updates_must_refer_to_real_values() {
     p.updates[0].value = v(40);
     let err = rejected(p);
     assert!(
-        matches!(
-            &err,
-            IrError::BadUpdate {
-                problem: UpdateProblem::MissingValue,
-                ..
-            }
-        ),
+        matches!(&err, IrError::BadUpdate { target, problem: UpdateProblem::MissingValue } if target == "p"),
+        "{err}"
+    );
+
+    let mut p = parts();
+    p.updates[0].target = v(41);
+    let err = rejected(p);
+    assert!(
+        matches!(&err, IrError::BadUpdate { target, problem: UpdateProblem::MissingValue } if target == "#41"),
         "{err}"
     );
 }
