@@ -400,7 +400,7 @@ fn train(recipe: &Recipe, backend: Box<dyn Backend>, run: TrainRun) -> Result<()
             Validation::None
         },
     };
-    let mut progress = Progress::until(model.epochs_done + epochs);
+    let mut progress = Progress::until(model.epochs_done.saturating_add(epochs));
     let mut history = History::default();
     for _ in 0..epochs {
         // One epoch at a time, so a checkpoint follows every finished epoch

@@ -37,8 +37,17 @@ impl Model {
         let mut history = History::default();
         let samples = train.len();
         let steps = samples.div_ceil(options.batch_size);
-        let first = self.epochs_done + 1;
-        let last = self.epochs_done + options.epochs;
+        // `epochs_done` may come from a checkpoint: no overflow on its account.
+        let counter = |n: Option<usize>| {
+            n.ok_or_else(|| {
+                Error::Config(format!(
+                    "{} more epochs after {} do not fit a counter",
+                    options.epochs, self.epochs_done
+                ))
+            })
+        };
+        let first = counter(self.epochs_done.checked_add(1))?;
+        let last = counter(self.epochs_done.checked_add(options.epochs))?;
         for epoch in first..=last {
             callback.on_epoch_begin(epoch, last, steps);
             let start = Instant::now();

@@ -58,6 +58,12 @@ fn bad_fit_arguments_are_config_errors() {
     let msg = config_error(m.fit(&data, &options(1, 0, false, Validation::None), &mut Silent));
     assert!(msg.contains("batch_size"), "{msg}");
 
+    // A run whose epoch counter would overflow (a crafted checkpoint).
+    m.epochs_done = usize::MAX;
+    let msg = config_error(m.fit(&data, &ok, &mut Silent));
+    assert!(msg.contains("do not fit a counter"), "{msg}");
+    m.epochs_done = 0;
+
     let msg = config_error(m.fit(
         &data,
         &options(1, 4, false, Validation::Split(1.5)),
