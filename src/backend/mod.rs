@@ -112,17 +112,20 @@ pub fn check_run(
             "this executable was compiled for another model's state".into(),
         ));
     }
-    let expected: Vec<_> = signature.batch_args().collect();
-    if batch.len() != expected.len() {
-        let names: Vec<&str> = expected.iter().map(|(_, a)| a.name.as_str()).collect();
+    // Runs every step: no allocation unless there is an error to report.
+    let expected = signature.batch_args().count();
+    if batch.len() != expected {
+        let names: Vec<&str> = signature
+            .batch_args()
+            .map(|(_, a)| a.name.as_str())
+            .collect();
         return Err(fail(format!(
-            "takes {} batch arrays ({}), got {}",
-            expected.len(),
+            "takes {expected} batch arrays ({}), got {}",
             names.join(", "),
             batch.len()
         )));
     }
-    for ((_, arg), array) in expected.iter().zip(batch) {
+    for ((_, arg), array) in signature.batch_args().zip(batch) {
         if array.shape() != arg.ty.shape.dims() {
             return Err(Error::BatchShape {
                 arg: arg.name.clone(),

@@ -16,7 +16,7 @@ mod signature;
 
 use std::collections::HashMap;
 
-pub use signature::{ArgRole, ArgSpec, OutputRole, OutputSpec, Signature};
+pub use signature::{updated_args, ArgRole, ArgSpec, OutputRole, OutputSpec, Signature};
 
 use crate::error::{Error, Result};
 use crate::ir::{canonicalize, grad, Graph, ValueId};
@@ -141,23 +141,11 @@ impl Roles {
                 ty: g.ty(*v).clone(),
             })
             .collect();
-        let arg_ids: Vec<ValueId> = g.arguments().collect();
-        let mut updated: Vec<usize> = g
-            .updates()
-            .iter()
-            .map(|u| {
-                arg_ids
-                    .iter()
-                    .position(|&a| a == u.target)
-                    .expect("an argument")
-            })
-            .collect();
-        updated.sort_unstable();
         let signature = Signature {
             name: g.name().to_string(),
             args,
             outputs,
-            updated,
+            updated: updated_args(&g),
         };
         CompiledGraph::new(g, signature)?.rewrite("canonicalize", canonicalize)
     }

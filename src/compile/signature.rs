@@ -165,16 +165,7 @@ impl Signature {
                 return Err(fail(format!("the finite flag `{name}` is not a scalar")));
             }
         }
-        let mut updated: Vec<usize> = graph
-            .updates()
-            .iter()
-            .map(|u| {
-                args.iter()
-                    .position(|&a| a == u.target)
-                    .expect("update targets are arguments")
-            })
-            .collect();
-        updated.sort_unstable();
+        let updated = updated_args(graph);
         if updated != self.updated {
             return Err(fail(format!(
                 "it updates arguments {updated:?}, the signature says {:?}",
@@ -183,6 +174,23 @@ impl Signature {
         }
         Ok(())
     }
+}
+
+/// The positions (among `graph`'s arguments) of the update targets,
+/// ascending: what `Signature::updated` must say.
+pub fn updated_args(graph: &Graph) -> Vec<usize> {
+    let args: Vec<_> = graph.arguments().collect();
+    let mut updated: Vec<usize> = graph
+        .updates()
+        .iter()
+        .map(|u| {
+            args.iter()
+                .position(|&a| a == u.target)
+                .expect("update targets are arguments")
+        })
+        .collect();
+    updated.sort_unstable();
+    updated
 }
 
 impl fmt::Display for Signature {

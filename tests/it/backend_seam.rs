@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use triceratops::backend::{Backend, Interpreter};
-use triceratops::compile::{ArgRole, ArgSpec, CompiledGraph, OutputRole, OutputSpec, Signature};
+use triceratops::compile::{
+    updated_args, ArgRole, ArgSpec, CompiledGraph, OutputRole, OutputSpec, Signature,
+};
 use triceratops::ir::{canonicalize, Graph, NodeKind, ValueId};
 use triceratops::state::{StateKind, StateLayout, StateStore};
 use triceratops::Error;
@@ -19,12 +21,6 @@ use triceratops::Error;
 fn signature(g: &Graph, roles: &[ArgRole], outputs: &[OutputRole]) -> Signature {
     let args: Vec<ValueId> = g.arguments().collect();
     assert_eq!(args.len(), roles.len(), "test bug: one role per argument");
-    let mut updated: Vec<usize> = g
-        .updates()
-        .iter()
-        .map(|u| args.iter().position(|&a| a == u.target).unwrap())
-        .collect();
-    updated.sort_unstable();
     Signature {
         name: g.name().to_string(),
         args: args
@@ -46,7 +42,7 @@ fn signature(g: &Graph, roles: &[ArgRole], outputs: &[OutputRole]) -> Signature 
                 ty: g.ty(*v).clone(),
             })
             .collect(),
-        updated,
+        updated: updated_args(g),
     }
 }
 

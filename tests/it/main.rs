@@ -28,6 +28,7 @@ mod data_npy;
 mod grad_snapshots;
 mod keras_init_and_dropout;
 mod keras_json;
+mod keras_json_refusals;
 mod keras_layer_semantics;
 mod keras_model_shapes;
 mod losses;
