@@ -176,5 +176,6 @@ pub(super) fn run_settings(meta: &mut BTreeMap<String, String>) -> Result<RunSet
         batch_size: parse(meta, "batch_size")?,
         validation_split: parse(meta, "validation_split")?,
         limit: parse(meta, "limit")?,
+        ..RunSettings::default()
     })
 }

@@ -1,31 +1,33 @@
 //! Checkpoints in safetensors: every entry of the model's state store
 //! (params, optimizer slots, the step counter) as an f32 tensor, and in the
 //! metadata the model (Keras JSON), the compile settings, the RNG position,
-//! the epochs done and the run's data settings — all that `eval`, `predict`
-//! and an exact resume need. The metadata records are versioned
-//! ([`record`]); version-1 files still load ([`legacy`]). Files are written
-//! atomically: to a temporary file in the same folder, synced, then renamed
-//! over the target, so a crash never leaves a half-written checkpoint.
+//! the epochs done, the run's data settings and epoch history, and a CRC-32
+//! of every tensor — all that `eval`, `predict` and an exact resume need,
+//! verified on load. The metadata records are versioned ([`current`]);
+//! version-2 ([`record`]) and version-1 ([`legacy`]) files still load.
+//! Files are written atomically ([`atomic`]), and two identical runs write
+//! byte-identical files.
 
+mod atomic;
+mod current;
 mod legacy;
 mod record;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
-use record::{CompileRecord, ExactF32, LossRecord, OptimizerRecord, RngRecord, RunRecord};
+use record::{CompileRecord, ExactF32, LossRecord, OptimizerRecord, RngRecord};
+
+pub use atomic::folder;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::keras::metrics::Metric;
 use crate::keras::{json, to_json};
-use crate::train::Model;
+use crate::train::{History, Model};
 
 /// The data settings of the run that wrote a checkpoint, so `eval`,
 /// `predict` and `--resume` can reuse them.
@@ -33,6 +35,10 @@ use crate::train::Model;
 pub struct RunSettings {
     /// The `--data` spec.
     pub data: Option<String>,
+    /// The `--validation-data` spec (validation data apart from `data`).
+    pub validation_data: Option<String>,
+    /// The `--scale` of the inputs, as text (`none`, `1/255`).
+    pub scale: Option<String>,
     pub batch_size: Option<usize>,
     pub validation_split: Option<f32>,
     pub limit: Option<usize>,
@@ -45,10 +51,10 @@ fn data_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Writes `model` and the run's settings to `path`, atomically. A state
-/// holding a NaN or an infinity is refused, so a diverged run never
-/// replaces a good checkpoint.
-pub fn save(path: &Path, model: &Model, run: &RunSettings) -> Result<()> {
+/// Writes `model`, the run's settings and its epoch history (epoch times
+/// are not stored) to `path`, atomically. A state holding a NaN or an
+/// infinity is refused, so a diverged run never replaces a good checkpoint.
+pub fn save(path: &Path, model: &Model, run: &RunSettings, history: &History) -> Result<()> {
     if let Some(entry) = model.state().first_non_finite() {
         return Err(data_error(
             path,
@@ -58,30 +64,6 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings) -> Result<()> {
             ),
         ));
     }
-    let compile = CompileRecord {
-        optimizer: OptimizerRecord::new(&model.spec().optimizer),
-        loss: LossRecord::new(model.spec().loss),
-        metrics: model
-            .spec()
-            .metrics
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
-    };
-    let run = RunRecord {
-        data: run.data.clone(),
-        batch_size: run.batch_size,
-        validation_split: run.validation_split.map(ExactF32),
-        limit: run.limit,
-    };
-    let mut meta = HashMap::new();
-    meta.insert("format".to_string(), record::FORMAT.to_string());
-    meta.insert("model".into(), to_json::to_json(model.sequential()));
-    meta.insert("compile".into(), json(&compile));
-    meta.insert("rng".into(), json(&RngRecord::new(&model.rng_state())));
-    meta.insert("run".into(), json(&run));
-    meta.insert("epochs_done".into(), model.epochs_done.to_string());
-
     let state = model.state();
     let bytes: Vec<Vec<u8>> = (0..state.len())
         .map(|i| {
@@ -92,6 +74,39 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings) -> Result<()> {
                 .collect()
         })
         .collect();
+    let record = current::CheckpointRecord {
+        format: current::FORMAT.into(),
+        model: to_json::to_json(model.sequential()),
+        compile: CompileRecord {
+            optimizer: OptimizerRecord::new(&model.spec().optimizer),
+            loss: LossRecord::new(model.spec().loss),
+            metrics: model
+                .spec()
+                .metrics
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect(),
+        },
+        rng: RngRecord::new(&model.rng_state()),
+        epochs_done: model.epochs_done,
+        run: current::RunRecord {
+            data: run.data.clone(),
+            validation_data: run.validation_data.clone(),
+            scale: run.scale.clone(),
+            batch_size: run.batch_size,
+            validation_split: run.validation_split.map(ExactF32),
+            limit: run.limit,
+        },
+        history: current::history_record(history),
+        checksums: state
+            .entries()
+            .iter()
+            .zip(&bytes)
+            .map(|(e, b)| (e.name.clone(), current::checksum(b)))
+            .collect(),
+    };
+    // One key: a one-entry map serializes the same way every time.
+    let meta = HashMap::from([(current::KEY.to_string(), json(&record))]);
     let views = state
         .entries()
         .iter()
@@ -104,52 +119,21 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings) -> Result<()> {
         .map_err(|e| data_error(path, format!("cannot encode tensors: {e}")))?;
     let encoded = safetensors::serialize(views, Some(meta))
         .map_err(|e| data_error(path, format!("cannot encode checkpoint: {e}")))?;
-    write_atomically(path, &encoded)
+    atomic::write_atomically(path, &encoded)
+        .map_err(|e| data_error(path, format!("cannot write checkpoint: {e}")))
 }
 
 fn json<T: serde::Serialize>(record: &T) -> String {
     serde_json::to_string(record).expect("records are plain data")
 }
 
-/// Temp file in the target's folder, fsync, rename, fsync of the folder:
-/// the target is always either the old complete file or the new complete
-/// file, and the rename itself survives a crash.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    static SAVES: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| data_error(path, "not a file path"))?;
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        SAVES.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp: PathBuf = dir.join(format!(".{}.tmp-{unique}", name.to_string_lossy()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Persist the directory entry too (not possible on every platform).
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e: std::io::Error| data_error(path, format!("cannot write checkpoint: {e}")))
-}
-
-/// A model restored from a checkpoint, with the settings of its run.
+/// A model restored from a checkpoint, with the settings and the epoch
+/// history of its run.
 pub struct Restored {
     pub model: Model,
     pub run: RunSettings,
+    /// The epochs recorded so far (empty for files of format 1 and 2).
+    pub history: History,
 }
 
 /// The settings a checkpoint's metadata holds, whatever its version.
@@ -161,10 +145,46 @@ struct Settings {
     rng: crate::train::RngState,
     epochs_done: usize,
     run: RunSettings,
+    history: History,
+    /// Tensor checksums (format 3 on; older files have none to verify).
+    checksums: Option<BTreeMap<String, String>>,
 }
 
 fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings> {
     let fail = |what: &str, e: String| data_error(path, format!("{what}: {e}"));
+    if let Some(text) = meta.remove(current::KEY) {
+        let r: current::CheckpointRecord =
+            serde_json::from_str(&text).map_err(|e| fail("checkpoint record", e.to_string()))?;
+        if r.format != current::FORMAT {
+            return Err(unknown_format(path, &r.format));
+        }
+        return Ok(Settings {
+            sequential: json::from_json(&r.model).map_err(|e| fail("model", e.to_string()))?,
+            optimizer: r
+                .compile
+                .optimizer
+                .optimizer()
+                .map_err(|e| fail("compile settings", e))?,
+            loss: r
+                .compile
+                .loss
+                .loss()
+                .map_err(|e| fail("compile settings", e))?,
+            metrics: r.compile.metrics,
+            rng: r.rng.state().map_err(|e| fail("rng state", e))?,
+            epochs_done: r.epochs_done,
+            run: RunSettings {
+                data: r.run.data,
+                validation_data: r.run.validation_data,
+                scale: r.run.scale,
+                batch_size: r.run.batch_size,
+                validation_split: r.run.validation_split.map(|v| v.0),
+                limit: r.run.limit,
+            },
+            history: current::history(&r.history),
+            checksums: Some(r.checksums),
+        });
+    }
     let mut take = |key: &str| {
         meta.remove(key).ok_or_else(|| {
             data_error(
@@ -187,7 +207,7 @@ fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings>
                 .map_err(|e| fail("compile settings", e.to_string()))?;
             let rng: RngRecord =
                 serde_json::from_str(&rng).map_err(|e| fail("rng state", e.to_string()))?;
-            let run: RunRecord =
+            let run: record::RunRecord =
                 serde_json::from_str(&run_text).map_err(|e| fail("run settings", e.to_string()))?;
             Ok(Settings {
                 sequential,
@@ -205,9 +225,13 @@ fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings>
                 run: RunSettings {
                     data: run.data,
                     batch_size: run.batch_size,
-                    validation_split: run.validation_split.map(|v| v.0),
+                    // Runs of this version held out 0.2 when no split was given.
+                    validation_split: run.validation_split.map(|v| v.0).or(Some(0.2)),
                     limit: run.limit,
+                    ..RunSettings::default()
                 },
+                history: History::default(),
+                checksums: None,
             })
         }
         legacy::FORMAT => {
@@ -215,7 +239,9 @@ fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings>
                 .map_err(|e| fail("compile settings", e.to_string()))?;
             let rng: legacy::Rng =
                 serde_json::from_str(&rng).map_err(|e| fail("rng state", e.to_string()))?;
-            let run = legacy::run_settings(&mut meta).map_err(|e| fail("run settings", e))?;
+            let mut run = legacy::run_settings(&mut meta).map_err(|e| fail("run settings", e))?;
+            // Runs of this version held out 0.2 when no split was given.
+            run.validation_split = run.validation_split.or(Some(0.2));
             Ok(Settings {
                 sequential,
                 optimizer: record.optimizer(),
@@ -224,21 +250,29 @@ fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings>
                 rng: rng.state(),
                 epochs_done,
                 run,
+                history: History::default(),
+                checksums: None,
             })
         }
-        other => Err(data_error(
-            path,
-            format!(
-                "unknown checkpoint format `{other}` (expected {} or {})",
-                record::FORMAT,
-                legacy::FORMAT
-            ),
-        )),
+        other => Err(unknown_format(path, other)),
     }
 }
 
+fn unknown_format(path: &Path, format: &str) -> Error {
+    data_error(
+        path,
+        format!(
+            "unknown checkpoint format `{format}` (expected {}, {} or {})",
+            current::FORMAT,
+            record::FORMAT,
+            legacy::FORMAT
+        ),
+    )
+}
+
 /// Reads a checkpoint and rebuilds the compiled model on `backend`,
-/// checking that its tensors are exactly the model's state entries.
+/// checking that its tensors are exactly the model's state entries, that
+/// each matches its recorded checksum, and that all values are finite.
 pub fn load(path: &Path, backend: Box<dyn Backend>) -> Result<Restored> {
     let bytes = std::fs::read(path).map_err(|e| data_error(path, format!("cannot read: {e}")))?;
     let tensors = SafeTensors::deserialize(&bytes)
@@ -282,6 +316,24 @@ pub fn load(path: &Path, backend: Box<dyn Backend>) -> Result<Restored> {
                 ),
             ));
         }
+        if let Some(checksums) = &s.checksums {
+            let Some(recorded) = checksums.get(&name) else {
+                return Err(data_error(
+                    path,
+                    format!("tensor `{name}` has no recorded checksum"),
+                ));
+            };
+            let actual = current::checksum(view.data());
+            if &actual != recorded {
+                return Err(data_error(
+                    path,
+                    format!(
+                        "tensor `{name}` is corrupt: its bytes have checksum {actual}, \
+                         the checkpoint recorded {recorded}"
+                    ),
+                ));
+            }
+        }
         for (dst, b) in state
             .slice_mut(index)
             .iter_mut()
@@ -301,7 +353,22 @@ pub fn load(path: &Path, backend: Box<dyn Backend>) -> Result<Restored> {
     if !missing.is_empty() {
         return Err(data_error(path, format!("missing tensors: {missing:?}")));
     }
+    // Saving refuses non-finite state, so one here is damage (in a file of
+    // a format without checksums, or bytes altered with their checksum).
+    if let Some(entry) = state.first_non_finite() {
+        return Err(data_error(
+            path,
+            format!(
+                "tensor `{}` holds a non-finite value: the checkpoint is damaged",
+                entry.name
+            ),
+        ));
+    }
     model.set_rng_state(&s.rng);
     model.epochs_done = s.epochs_done;
-    Ok(Restored { model, run: s.run })
+    Ok(Restored {
+        model,
+        run: s.run,
+        history: s.history,
+    })
 }

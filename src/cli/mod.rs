@@ -1,8 +1,12 @@
 //! The `triceratops` command line: summary, compile, train, eval, predict.
 
 pub mod data;
+mod evaluate;
+mod partition;
 mod progress;
 mod run;
+pub(crate) mod stdout;
+mod train;
 
 use std::path::PathBuf;
 
@@ -40,104 +44,171 @@ pub enum Emit {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
+    /// The reference ndarray interpreter.
     Interp,
+    /// The Cranelift JIT (not built yet).
     Jit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ConventionChoice {
+    /// Keras 3's formulas and defaults.
     Keras,
+    /// PyTorch's formulas and defaults.
     Pytorch,
 }
 
-/// Model, loss and optimizer choices shared by `compile` and `train`.
+/// Optimizer, loss and batch choices shared by `compile` and `train`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Recipe {
-    /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras `model.to_json()` file.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw (default: the model's own).
+    /// sgd | momentum | nesterov | adagrad | rmsprop | adam | adamw
+    /// [default: the built-in model's own, rmsprop for a Keras JSON model]
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// Learning rate (default: the optimizer's).
+    /// Learning rate [default: the built-in model's own, else the optimizer's]
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Whose optimizer formulas and defaults to use [default: keras]. A
     /// built-in model keeps its own learning rate in either convention.
     #[arg(long, value_enum)]
     pub convention: Option<ConventionChoice>,
-    /// mse, half_sse, categorical_crossentropy or sparse_categorical_crossentropy.
+    /// mse | half_sse | categorical_crossentropy | sparse_categorical_crossentropy
+    /// [default: the built-in model's own, categorical_crossentropy for a Keras JSON model]
     #[arg(long)]
     pub loss: Option<String>,
-    /// Samples per batch (default: the model's own, or 32).
+    /// Samples per batch [default: the built-in model's own, else 32]
     #[arg(long)]
     pub batch_size: Option<usize>,
+}
+
+/// Which samples `eval` and `predict` use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    /// The samples the checkpoint's run held out for validation.
+    Validation,
+    /// The samples the checkpoint's run trained on.
+    Train,
+    /// Training and validation samples, in that order.
+    All,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Print a Keras-style summary of a model.
+    #[command(after_help = "Example:\n  triceratops summary --model seed-cnn")]
     Summary {
+        /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
         #[arg(long)]
         model: String,
     },
     /// Print a compiled stage of a model.
+    #[command(after_help = "Example:\n  triceratops compile --model mnist-mlp --emit grad")]
     Compile {
+        /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
+        #[arg(long)]
+        model: String,
         #[command(flatten)]
         recipe: Recipe,
+        /// The stage to print.
         #[arg(long, value_enum)]
         emit: Emit,
     },
-    /// Train a model, optionally saving checkpoints and plotting curves.
+    /// Train a model, saving checkpoints and plotting curves if asked.
+    #[command(after_help = "Examples:\n  \
+        triceratops train --model seed-cnn --epochs 3 --save cnn.safetensors --plot cnn.png\n  \
+        triceratops train --resume cnn.safetensors --epochs 2\n\n\
+        With --resume, only --lr, --batch-size, --epochs, --data, --save, --plot and --backend \
+        may be given; the run saves back to the checkpoint it resumed from unless --save says \
+        elsewhere.")]
     Train {
+        /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
+        #[arg(long, required_unless_present = "resume")]
+        model: Option<String>,
         #[command(flatten)]
         recipe: Recipe,
-        /// Data spec (see `triceratops::cli::data`); default: the model's own.
+        /// Training data [default: the built-in model's own]: mnist (bundled real MNIST
+        /// digits) | mnist32 (the same, padded to 32x32x3) | line (synthetic y = 2x + 1) |
+        /// idx:IMAGES,LABELS (IDX files, gzipped or not) | cifar10:BATCH[,BATCH...]
+        /// (CIFAR-10 binary batches) | npy:X,Y (NumPy arrays)
         #[arg(long)]
         data: Option<String>,
-        /// Epochs to train (more epochs, when resuming).
+        /// Validation data apart from --data, in the same formats, as Keras'
+        /// validation_data (instead of --validation-split).
+        #[arg(long)]
+        validation_data: Option<String>,
+        /// Input scaling: none, or 1/N to divide every value by N (1/255 for bytes)
+        /// [default: 1/255 for IDX, mnist and mnist32, none for npy and line; CIFAR-10 as documented]
+        #[arg(long)]
+        scale: Option<String>,
+        /// Epochs to train (more epochs, when resuming) [default: the built-in model's own, else 1]
         #[arg(long)]
         epochs: Option<usize>,
-        /// Fraction of the data (its end) held out for validation.
+        /// Fraction of the data, taken from its end before shuffling, held out for validation [default: 0.2]
         #[arg(long, allow_negative_numbers = true)]
         validation_split: Option<f32>,
-        /// Use only the first N samples of the data.
+        /// Use only the first N samples of --data.
         #[arg(long)]
         limit: Option<usize>,
-        /// Seed of weights, shuffling and dropout [default: 0].
+        /// Seed of weights, shuffling and dropout [default: 0]
         #[arg(long)]
         seed: Option<u64>,
+        /// What runs the compiled graphs (the JIT is not built yet).
         #[arg(long, value_enum, default_value = "interp")]
         backend: BackendChoice,
-        /// Write loss/accuracy curves to this .svg or .png file.
+        /// Write loss and accuracy curves to this .svg or .png file (after training).
         #[arg(long)]
         plot: Option<PathBuf>,
-        /// Write a checkpoint here after every epoch.
+        /// Write a checkpoint here after every epoch [default: the --resume checkpoint].
         #[arg(long)]
         save: Option<PathBuf>,
-        /// Continue from this checkpoint.
+        /// Continue training from this checkpoint, with its model, optimizer, data and random state.
         #[arg(long)]
         resume: Option<PathBuf>,
     },
-    /// Loss and metrics of a checkpoint on data.
+    /// Loss and metrics of a checkpoint on its held-out samples or other data.
+    #[command(after_help = "Examples:\n  \
+        triceratops eval --checkpoint cnn.safetensors                   # its validation samples\n  \
+        triceratops eval --checkpoint cnn.safetensors --split train\n  \
+        triceratops eval --checkpoint mlp.safetensors --data idx:test-images.gz,test-labels.gz")]
     Eval {
+        /// A checkpoint written by `train --save`.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Data to evaluate on, all of it [default: the checkpoint's own data, split as its run split it]
         #[arg(long)]
         data: Option<String>,
+        /// Which samples of the checkpoint's own data [default: validation]
+        #[arg(long, value_enum)]
+        split: Option<Split>,
+        /// Use only the first N samples of the chosen split.
         #[arg(long)]
         limit: Option<usize>,
+        /// Input scaling, as for train [default: the checkpoint's own]
+        #[arg(long)]
+        scale: Option<String>,
+        /// Samples per batch.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
     },
-    /// Predictions of a checkpoint for the first samples of the data.
+    /// Predictions of a checkpoint for the first samples of its held-out data or other data.
+    #[command(after_help = "Examples:\n  \
+        triceratops predict --checkpoint cnn.safetensors --count 5\n  \
+        triceratops predict --checkpoint cnn.safetensors --split train --count 3")]
     Predict {
+        /// A checkpoint written by `train --save`.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Data to predict, from its start [default: the checkpoint's own data, split as its run split it]
         #[arg(long)]
         data: Option<String>,
+        /// Which samples of the checkpoint's own data [default: validation]
+        #[arg(long, value_enum)]
+        split: Option<Split>,
         /// How many samples to predict.
         #[arg(long, default_value_t = 10)]
         count: usize,
+        /// Input scaling, as for train [default: the checkpoint's own]
+        #[arg(long)]
+        scale: Option<String>,
     },
 }

@@ -1,8 +1,10 @@
 //! Progress for `train`: an indicatif bar per epoch (on stderr, hidden when
-//! it is not a terminal) and Keras' summary line per epoch on stdout.
+//! it is not a terminal) with an ETA and a validation phase, and Keras'
+//! summary line per epoch on stdout (which may be closed: see [`super::stdout`]).
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::stdout::outln;
 use crate::train::{Callback, EpochLog, Logs};
 
 #[derive(Default)]
@@ -25,9 +27,9 @@ impl Progress {
 
 impl Callback for Progress {
     fn on_epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        println!("Epoch {epoch}/{}", self.total_epochs.unwrap_or(epochs));
+        outln!("Epoch {epoch}/{}", self.total_epochs.unwrap_or(epochs));
         let bar = ProgressBar::new(steps as u64);
-        let style = ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] {elapsed} - {msg}")
+        let style = ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] {elapsed} (ETA {eta}) - {msg}")
             .expect("valid template")
             .progress_chars("=> ");
         bar.set_style(style);
@@ -42,10 +44,16 @@ impl Callback for Progress {
         }
     }
 
+    fn on_validation_begin(&mut self, samples: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("validating on {samples} samples..."));
+        }
+    }
+
     fn on_epoch_end(&mut self, log: &EpochLog) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!("{0}/{0} - {1:.1}s - {log}", self.steps, log.seconds);
+        outln!("{0}/{0} - {1:.1}s - {log}", self.steps, log.seconds);
     }
 }

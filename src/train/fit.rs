@@ -74,7 +74,10 @@ impl Model {
                 });
             }
             let validation = match &validation {
-                Some(v) => Some(self.evaluate(v, options.batch_size)?),
+                Some(v) => {
+                    callback.on_validation_begin(v.len());
+                    Some(self.evaluate(v, options.batch_size)?)
+                }
                 None => None,
             };
             let log = EpochLog {
@@ -137,10 +140,7 @@ fn split(data: &Dataset, n: usize, fraction: f32) -> Result<(Dataset, Option<Dat
     if fraction == 0.0 {
         return Ok((data.clone(), None));
     }
-    // Keras 3: `floor(n * (1 - split))` in Python floats; the f32 goes
-    // through its decimal form so 0.1 stays 0.1.
-    let f: f64 = fraction.to_string().parse().expect("a float");
-    let keep = (n as f64 * (1.0 - f)).floor() as usize;
+    let keep = split_point(n, fraction);
     if keep == 0 || keep == n {
         return Err(Error::Config(format!(
             "validation_split={fraction} leaves {keep} of {n} samples for training: \
@@ -149,4 +149,12 @@ fn split(data: &Dataset, n: usize, fraction: f32) -> Result<(Dataset, Option<Dat
     }
     let (t, v) = data.split_at(keep);
     Ok((t, Some(v)))
+}
+
+/// How many of `n` samples Keras 3 trains on with `validation_split =
+/// fraction`: `floor(n * (1 - fraction))` in Python floats; the f32 goes
+/// through its decimal form so 0.1 stays 0.1. `n` for a fraction of 0.
+pub fn split_point(n: usize, fraction: f32) -> usize {
+    let f: f64 = fraction.to_string().parse().expect("a float");
+    (n as f64 * (1.0 - f)).floor() as usize
 }

@@ -123,6 +123,9 @@ impl History {
 pub trait Callback {
     fn on_epoch_begin(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
     fn on_batch_end(&mut self, _step: usize, _logs: &Logs) {}
+    /// After the epoch's last step, before `samples` validation samples
+    /// are evaluated.
+    fn on_validation_begin(&mut self, _samples: usize) {}
     fn on_epoch_end(&mut self, _log: &EpochLog) {}
 }
 

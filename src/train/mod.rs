@@ -5,6 +5,8 @@ mod fit;
 mod history;
 mod model;
 
+pub use fit::split_point;
+
 pub use history::{Callback, EpochLog, History, Logs, Mean, PrintEpochs, Silent};
 pub use model::{Model, RngState, MAX_PARAMS};
 

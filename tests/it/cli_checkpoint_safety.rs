@@ -8,10 +8,15 @@ use std::path::Path;
 
 use crate::cli_support::{
     assert_no_files, entries, f32s, fails_in, mnist_mlp_checkpoint, ok_in, path_str,
-    read_checkpoint, rejected, rejected_in, write_checkpoint, Checkpoint, Out,
+    read_checkpoint, record, rejected, rejected_in, write_checkpoint, Checkpoint, Out,
 };
 use safetensors::tensor::Dtype;
 use tempfile::TempDir;
+use triceratops::checkpoint::{self, RunSettings};
+use triceratops::keras::losses::Loss;
+use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::keras::{Dense, Sequential};
+use triceratops::History;
 
 // ---------------------------------------------------------------- bad checkpoints
 
@@ -218,7 +223,7 @@ fn divergence_in_a_later_epoch_keeps_the_last_good_checkpoint() {
     assert_eq!(entries(dir.path()), ["C.safetensors"], "no temp files");
 
     let c = read_checkpoint(&dir.path().join("C.safetensors"));
-    assert_eq!(c.metadata["epochs_done"], (epoch - 1).to_string());
+    assert_eq!(record(&c)["epochs_done"], epoch - 1);
     for (name, (dtype, _, bytes)) in &c.tensors {
         assert_eq!(*dtype, Dtype::F32);
         assert!(f32s(bytes).all(f32::is_finite), "`{name}` is not finite");
@@ -247,7 +252,7 @@ fn divergence_in_a_later_epoch_keeps_the_last_good_checkpoint() {
 
     // And it is usable.
     let out = ok_in(Some(dir.path()), &["eval", "--checkpoint", "C.safetensors"]);
-    assert!(out.starts_with("256 samples - loss: "), "{out}");
+    assert!(out.starts_with("52 validation samples - loss: "), "{out}");
 }
 
 // ---------------------------------------------------------------- atomic writes
@@ -281,15 +286,15 @@ fn save_leaves_only_the_checkpoint_in_its_folder() {
         ],
     );
     assert_eq!(entries(target.path()), ["ck.safetensors"]);
-    assert_eq!(read_checkpoint(&path).metadata["epochs_done"], "3");
+    assert_eq!(record(&read_checkpoint(&path))["epochs_done"], 3);
 }
 
 #[test]
 fn a_failed_save_leaves_nothing_behind() {
     let dir = TempDir::new().unwrap();
-    // The target is an existing folder: the rename fails.
+    // The target is an existing folder: refused before training starts.
     std::fs::create_dir(dir.path().join("ck.safetensors")).unwrap();
-    let out = fails_in(
+    rejected_in(
         Some(dir.path()),
         &[
             "train",
@@ -300,9 +305,27 @@ fn a_failed_save_leaves_nothing_behind() {
             "--save",
             "ck.safetensors",
         ],
-        &["ck.safetensors", "cannot write checkpoint"],
+        &["--save", "ck.safetensors", "folder"],
     );
-    assert!(!out.stdout.contains("saved checkpoint"), "{}", out.stdout);
+    assert_eq!(entries(dir.path()), ["ck.safetensors"]);
+    // Saving there anyway: the rename fails and the temp file is removed.
+    let mut model = Sequential::new("m", &[1]);
+    model.add(Dense::new(1)).unwrap();
+    let m = model
+        .compile(
+            Optimizer::sgd(Convention::Keras),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+    let err = checkpoint::save(
+        &dir.path().join("ck.safetensors"),
+        &m,
+        &RunSettings::default(),
+        &History::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("cannot write checkpoint"), "{err}");
     assert_eq!(entries(dir.path()), ["ck.safetensors"]);
     assert!(dir.path().join("ck.safetensors").is_dir());
 }

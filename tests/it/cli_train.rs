@@ -6,7 +6,7 @@
 
 use crate::cli_support::{
     entries, f32s, keras_fixture, metric, mnist_mlp_checkpoint, ok, ok_in, read_checkpoint,
-    rejected_in,
+    record, rejected_in,
 };
 use tempfile::TempDir;
 
@@ -42,7 +42,10 @@ fn train_mnist_mlp_prints_keras_epoch_lines_and_an_svg_plot() {
         assert!(v.is_finite() && v >= 0.0, "{key} = {v} in `{line}`");
     }
     assert!(metric(line, "accuracy") <= 1.0 && metric(line, "val_accuracy") <= 1.0);
-    assert!(out.contains("training mnist_mlp on 300 samples"), "{out}");
+    assert!(
+        out.contains("training mnist_mlp on 240 samples of mnist, validating on 60 "),
+        "{out}"
+    );
 
     let svg = std::fs::read_to_string(dir.path().join("curves.svg")).expect("svg written");
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{svg}");
@@ -132,8 +135,8 @@ fn assert_resume_is_exact(recipe: &[&str]) {
 
     let a = read_checkpoint(&dir.path().join("A.safetensors"));
     let b = read_checkpoint(&dir.path().join("B.safetensors"));
-    assert_eq!(a.metadata["epochs_done"], "2");
-    assert_eq!(b.metadata["epochs_done"], "2");
+    assert_eq!(record(&a)["epochs_done"], 2);
+    assert_eq!(record(&b)["epochs_done"], 2);
     assert_eq!(
         a.tensors.keys().collect::<Vec<_>>(),
         b.tensors.keys().collect::<Vec<_>>()
@@ -215,11 +218,11 @@ fn checkpoint_loads_through_the_library() {
 fn eval_prints_loss_and_accuracy_of_a_checkpoint() {
     let dir = TempDir::new().unwrap();
     mnist_mlp_checkpoint(dir.path(), "A.safetensors");
-    // The data the checkpoint was trained on (bundled MNIST), all of it.
+    // By default, the 60 samples its run held out (300 samples, split 0.2).
     let out = ok_in(Some(dir.path()), &["eval", "--checkpoint", "A.safetensors"]);
     let line = out.trim_end();
     assert_eq!(out.lines().count(), 1, "{out}");
-    assert!(line.starts_with("10000 samples - "), "{out}");
+    assert!(line.starts_with("60 validation samples - "), "{out}");
     let (loss, acc) = (metric(line, "loss"), metric(line, "accuracy"));
     assert!(loss.is_finite() && loss > 0.0, "{out}");
     assert!(
@@ -227,16 +230,44 @@ fn eval_prints_loss_and_accuracy_of_a_checkpoint() {
         "better than chance after an epoch: {out}"
     );
 
-    let out = ok_in(
-        Some(dir.path()),
-        &["eval", "--checkpoint", "A.safetensors", "--limit", "100"],
+    let eval = |args: &[&str]| {
+        let mut all = vec!["eval", "--checkpoint", "A.safetensors"];
+        all.extend(args);
+        ok_in(Some(dir.path()), &all)
+    };
+    assert!(eval(&["--limit", "10"]).starts_with("10 validation samples - "));
+    assert!(eval(&["--split", "train"]).starts_with("240 training samples - "));
+    let all = eval(&["--split", "all", "--limit", "250"]);
+    assert!(
+        all.starts_with("250 samples (training and validation) - "),
+        "{all}"
     );
-    assert!(out.starts_with("100 samples - "), "{out}");
+    // Other data is used whole.
+    let test_set = eval(&["--data", "mnist"]);
+    assert!(test_set.starts_with("10000 samples of mnist - "), "{test_set}");
 
     rejected_in(
         Some(dir.path()),
         &["eval", "--checkpoint", "A.safetensors", "--batch-size", "0"],
-        &["batch_size must be positive"],
+        &["--batch-size must be positive"],
+    );
+    rejected_in(
+        Some(dir.path()),
+        &["eval", "--checkpoint", "A.safetensors", "--limit", "0"],
+        &["--limit must be positive"],
+    );
+    rejected_in(
+        Some(dir.path()),
+        &[
+            "eval",
+            "--checkpoint",
+            "A.safetensors",
+            "--data",
+            "mnist",
+            "--split",
+            "train",
+        ],
+        &["--split train", "--data"],
     );
 }
 
@@ -246,7 +277,15 @@ fn predict_prints_one_line_per_sample() {
     mnist_mlp_checkpoint(dir.path(), "A.safetensors");
     let out = ok_in(
         Some(dir.path()),
-        &["predict", "--checkpoint", "A.safetensors", "--count", "3"],
+        &[
+            "predict",
+            "--checkpoint",
+            "A.safetensors",
+            "--count",
+            "3",
+            "--split",
+            "train",
+        ],
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
@@ -270,6 +309,16 @@ fn predict_prints_one_line_per_sample() {
     }
     // The first three digits of the MNIST test set.
     assert_eq!(labels, [7, 2, 1]);
+    // By default the held-out samples, numbered as in the data.
+    let out = ok_in(
+        Some(dir.path()),
+        &["predict", "--checkpoint", "A.safetensors", "--count", "2"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].starts_with("sample 240: ") && lines[1].starts_with("sample 241: "),
+        "{out}"
+    );
 }
 
 #[test]
@@ -289,13 +338,28 @@ fn predict_of_a_regression_prints_values_and_targets() {
     );
     let out = ok_in(
         Some(dir.path()),
-        &["predict", "--checkpoint", "L.safetensors", "--count", "2"],
+        &[
+            "predict",
+            "--checkpoint",
+            "L.safetensors",
+            "--count",
+            "2",
+            "--split",
+            "all",
+        ],
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].starts_with("sample 0: [") && lines[0].contains("], target ["));
     // `line` starts at x = -1: y = 2 * -1 + 1 = -1.
     assert!(lines[0].ends_with("target [-1.0]"), "{out}");
+    // By default the held-out end: 52 of 256 samples, from index 204.
+    let out = ok_in(
+        Some(dir.path()),
+        &["predict", "--checkpoint", "L.safetensors", "--count", "100"],
+    );
+    assert_eq!(out.lines().count(), 52, "{out}");
+    assert!(out.starts_with("sample 204: ["), "{out}");
 }
 
 // ---------------------------------------------------------------- losses

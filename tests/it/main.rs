@@ -17,9 +17,12 @@ mod training_support;
 
 mod backend_seam;
 mod checkpoint_compat;
+mod checkpoint_integrity;
 mod cli_bad_input;
 mod cli_checkpoint_safety;
+mod cli_closed_stdout;
 mod cli_inspect;
+mod cli_resume_and_eval;
 mod cli_train;
 mod data_cifar;
 mod data_fuzz;

@@ -213,3 +213,14 @@ pub fn metric(line: &str, key: &str) -> f32 {
         .parse()
         .unwrap_or_else(|e| panic!("`{key}` in `{line}`: {e}"))
 }
+
+/// The version-3 record of a checkpoint (its one metadata entry), as JSON.
+pub fn record(ck: &Checkpoint) -> serde_json::Value {
+    serde_json::from_str(&ck.metadata["triceratops"]).expect("a version-3 record")
+}
+
+/// Replaces the version-3 record of a checkpoint.
+pub fn set_record(ck: &mut Checkpoint, record: &serde_json::Value) {
+    ck.metadata
+        .insert("triceratops".into(), record.to_string());
+}

@@ -1,0 +1,131 @@
+//! Which samples a run trains and validates on — and so which ones `eval`
+//! and `predict` may call held out. One function decides it for all three
+//! commands, from the settings a checkpoint records: the data (after
+//! `--limit`), then either separate validation data or Keras'
+//! `validation_split` of the data's end. Every part is checked for NaN and
+//! infinity when it is loaded.
+
+use ndarray::Axis;
+
+use super::data::{check_finite, conform, load, Part};
+use crate::checkpoint::RunSettings;
+use crate::data::{Dataset, Scale};
+use crate::error::{Error, Result};
+use crate::keras::losses::Loss;
+use crate::train::{split_point, Model};
+
+/// A run's training and validation samples.
+pub struct Parts {
+    pub train: Dataset,
+    pub validation: Option<Dataset>,
+    /// The index in its file(s) of the first validation sample.
+    pub validation_start: usize,
+}
+
+/// The training and validation parts `settings` describe, fitted to `model`.
+pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
+    let Some(spec) = settings.data.as_deref() else {
+        return Err(Error::Config(
+            "--data is required: this model has no data of its own".into(),
+        ));
+    };
+    let scale = scale(settings)?;
+    let data = prepare(spec, model, scale, settings.limit)?;
+    if let Some(vspec) = settings.validation_data.as_deref() {
+        check_finite(spec, &data, Part::Train, 0)?;
+        let validation = prepare(vspec, model, scale, None)?;
+        check_finite(vspec, &validation, Part::Validation, 0)?;
+        return Ok(Parts {
+            train: data,
+            validation: Some(validation),
+            validation_start: 0,
+        });
+    }
+    let fraction = settings.validation_split.unwrap_or(0.0);
+    let n = data.len();
+    let keep = split_point(n, fraction);
+    if fraction > 0.0 && (keep == 0 || keep == n) {
+        return Err(Error::Config(format!(
+            "--validation-split {fraction} leaves {keep} of the {n} samples of `{spec}` for \
+             training: not enough to split into training and validation parts"
+        )));
+    }
+    let (train, validation) = data.split_at(keep);
+    check_finite(spec, &train, Part::Train, 0)?;
+    if validation.is_empty() {
+        return Ok(Parts {
+            train,
+            validation: None,
+            validation_start: keep,
+        });
+    }
+    check_finite(spec, &validation, Part::Validation, keep)?;
+    Ok(Parts {
+        train,
+        validation: Some(validation),
+        validation_start: keep,
+    })
+}
+
+/// The recorded `--scale`, or the format's default when none was recorded.
+fn scale(settings: &RunSettings) -> Result<Option<Scale>> {
+    settings
+        .scale
+        .as_deref()
+        .map(|s| {
+            s.parse::<Scale>()
+                .map_err(|e| Error::Config(format!("--scale {s}: {e}")))
+        })
+        .transpose()
+}
+
+/// Loads a data spec, keeps the first `limit` samples, and fits it to the
+/// model: inputs to its input shape, class labels one-hot for categorical
+/// cross-entropy or as indices for the sparse loss.
+pub fn prepare(
+    spec: &str,
+    model: &Model,
+    scale: Option<Scale>,
+    limit: Option<usize>,
+) -> Result<Dataset> {
+    let loss = model.spec().loss;
+    let units = model
+        .sequential()
+        .output_shape()
+        .last()
+        .copied()
+        .unwrap_or(1);
+    let classes = match loss {
+        Loss::CategoricalCrossentropy { .. } | Loss::SparseCategoricalCrossentropy { .. } => {
+            Some(units)
+        }
+        _ => None,
+    };
+    let mut data = load(spec, classes, scale)?;
+    if let Loss::SparseCategoricalCrossentropy { .. } = loss {
+        data.y = class_indices(data.y);
+    }
+    if let Some(n) = limit {
+        data = data.slice(0, n.min(data.len()));
+    }
+    let x = conform(data.x, &model.sequential().input_shape)?;
+    Ok(Dataset { x, y: data.y })
+}
+
+/// One-hot rows `[n, c]` as class indices `[n]` (first maximum); other
+/// shapes are returned unchanged.
+fn class_indices(y: ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
+    if y.ndim() != 2 {
+        return y;
+    }
+    let indices = y.map_axis(Axis(1), |row| {
+        row.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc },
+            )
+            .0 as f32
+    });
+    indices.into_dyn()
+}

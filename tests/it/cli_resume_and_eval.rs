@@ -1,0 +1,155 @@
+//! What a run records decides what later commands do: `--resume` keeps the
+//! run's data partition (refusing the flags that would move samples between
+//! training and validation) and saves back to its checkpoint, separate
+//! validation data is recorded and evaluated, and an evaluation that
+//! overflows is a failure, not a printed NaN.
+
+use crate::cli_support::{ok_in, read_checkpoint, record, rejected_in};
+use tempfile::TempDir;
+use triceratops::backend::Interpreter;
+use triceratops::checkpoint::{self, RunSettings};
+use triceratops::History;
+
+#[test]
+fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    ok_in(
+        d,
+        &["train", "--model", "linreg", "--epochs", "1", "--save", "L.safetensors"],
+    );
+    let before = std::fs::read(dir.path().join("L.safetensors")).unwrap();
+    for (flag, value) in [
+        ("--validation-split", "0.5"),
+        ("--limit", "10"),
+        ("--validation-data", "line"),
+        ("--scale", "none"),
+        ("--seed", "3"),
+        ("--model", "linreg"),
+        ("--optimizer", "adam"),
+        ("--loss", "mse"),
+        ("--convention", "pytorch"),
+    ] {
+        rejected_in(
+            d,
+            &["train", "--resume", "L.safetensors", flag, value],
+            &[&format!("{flag} cannot be given with --resume")],
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("L.safetensors")).unwrap(),
+        before,
+        "nothing was trained or saved"
+    );
+    // What may change does.
+    let out = ok_in(
+        d,
+        &[
+            "train", "--resume", "L.safetensors", "--lr", "0.05", "--batch-size", "16",
+            "--epochs", "1",
+        ],
+    );
+    assert!(out.contains("lr 0.05"), "{out}");
+    assert!(out.contains("13/13 - "), "204 samples in batches of 16: {out}");
+    let r = record(&read_checkpoint(&dir.path().join("L.safetensors")));
+    assert_eq!(r["epochs_done"], 2, "saved back to the resumed checkpoint");
+    assert_eq!(r["run"]["batch_size"], 16);
+}
+
+#[test]
+fn separate_validation_data_is_recorded_and_evaluated() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    let out = ok_in(
+        d,
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "2",
+            "--validation-data",
+            "line",
+            "--save",
+            "L.safetensors",
+        ],
+    );
+    // All of `line` trains; all of it validates too.
+    assert!(
+        out.contains("training linreg on 256 samples of line, validating on 256 "),
+        "{out}"
+    );
+    let last = out.lines().rfind(|l| l.contains("val_loss")).unwrap();
+    let val_loss = &last[last.find("val_loss: ").unwrap() + 10..];
+    let eval = ok_in(d, &["eval", "--checkpoint", "L.safetensors"]);
+    assert_eq!(eval.trim(), format!("256 validation samples - loss: {val_loss}"));
+    let r = record(&read_checkpoint(&dir.path().join("L.safetensors")));
+    assert_eq!(r["run"]["validation_data"], "line");
+    assert!(r["run"]["validation_split"].is_null());
+    rejected_in(
+        d,
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--validation-data",
+            "line",
+            "--validation-split",
+            "0.1",
+        ],
+        &["--validation-data and --validation-split", "give one of them"],
+    );
+}
+
+#[test]
+fn a_run_without_validation_has_nothing_to_call_held_out() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    ok_in(
+        d,
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "1",
+            "--validation-split",
+            "0",
+            "--save",
+            "L.safetensors",
+        ],
+    );
+    rejected_in(
+        d,
+        &["eval", "--checkpoint", "L.safetensors"],
+        &["held out no validation samples", "--split train"],
+    );
+    let out = ok_in(d, &["eval", "--checkpoint", "L.safetensors", "--split", "train"]);
+    assert!(out.starts_with("256 training samples - loss: "), "{out}");
+}
+
+#[test]
+fn an_evaluation_that_overflows_fails() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    ok_in(
+        d,
+        &["train", "--model", "linreg", "--epochs", "1", "--save", "L.safetensors"],
+    );
+    // Finite weights whose squared error overflows f32.
+    let path = dir.path().join("L.safetensors");
+    let restored = checkpoint::load(&path, Box::new(Interpreter)).unwrap();
+    let mut model = restored.model;
+    let huge = ndarray::ArrayD::from_elem(ndarray::IxDyn(&[1, 1]), 1e30f32);
+    model.state_mut().set("dense.kernel", &huge.view()).unwrap();
+    let run = RunSettings {
+        validation_split: Some(0.2),
+        ..restored.run
+    };
+    checkpoint::save(&path, &model, &run, &History::default()).unwrap();
+    rejected_in(
+        d,
+        &["eval", "--checkpoint", "L.safetensors"],
+        &["the loss over 52 validation samples is inf"],
+    );
+}
