@@ -170,7 +170,11 @@ mod shim {
     pub fn check_finite(_: &str, _: &Dataset, _: Part, _: usize) -> Result<()> {
         Ok(())
     }
-    pub fn load(spec: &str, classes: Option<usize>, _: Option<crate::data::Scale>) -> Result<Dataset> {
+    pub fn load(
+        spec: &str,
+        classes: Option<usize>,
+        _: Option<crate::data::Scale>,
+    ) -> Result<Dataset> {
         super::load_old(spec, classes)
     }
     pub fn absolute_spec(spec: &str) -> Result<String> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::{Axis, Slice};
 
 use super::data::{absolute_spec, check_finite, Part};
-use super::partition::{partition, prepare, Parts};
+use super::partition::{partition, prepare, recorded_in, Parts};
 use super::stdout::{line, outln};
 use super::Split;
 use crate::backend::Interpreter;
@@ -165,20 +165,6 @@ fn own_data(
     }
 }
 
-/// Says that a data error's file came from the checkpoint's record.
-pub fn recorded_in(e: Error, checkpoint: &Path) -> Error {
-    match e {
-        Error::Data { path, message } => Error::Data {
-            path,
-            message: format!(
-                "{message} (this data path was recorded in {}; give --data to use other files)",
-                checkpoint.display()
-            ),
-        },
-        other => other,
-    }
-}
-
 fn argmax<'a>(values: impl Iterator<Item = &'a f32>) -> (usize, f32) {
     values.enumerate().fold(
         (0, f32::NEG_INFINITY),
@@ -209,7 +195,9 @@ fn print_predictions(pred: &ndarray::ArrayD<f32>, chosen: &Chosen) {
         } else {
             let values: Vec<f32> = row.iter().copied().collect();
             let target: Vec<f32> = target.iter().copied().collect();
-            line(format_args!("sample {index}: {values:?}, target {target:?}"))
+            line(format_args!(
+                "sample {index}: {values:?}, target {target:?}"
+            ))
         };
         if !open {
             break;

@@ -120,8 +120,10 @@ pub enum Command {
         With --resume, only --lr, --batch-size, --epochs, --data, --save, --plot and --backend \
         may be given; the run saves back to the checkpoint it resumed from unless --save says \
         elsewhere.")]
-    #[command(override_usage = "triceratops train --model <MODEL> [OPTIONS]\n       \
-        triceratops train --resume <CHECKPOINT> [OPTIONS]")]
+    #[command(
+        override_usage = "triceratops train --model <MODEL> [OPTIONS]\n       \
+        triceratops train --resume <CHECKPOINT> [OPTIONS]"
+    )]
     Train {
         /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file;
         /// required unless --resume is given.

@@ -5,6 +5,8 @@
 //! `validation_split` of the data's end. Every part is checked for NaN and
 //! infinity when it is loaded.
 
+use std::path::Path;
+
 use ndarray::Axis;
 
 use super::data::{check_finite, conform, load, Part};
@@ -65,6 +67,20 @@ pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
         validation: Some(validation),
         validation_start: keep,
     })
+}
+
+/// Says that a data error's file came from the checkpoint's record.
+pub fn recorded_in(e: Error, checkpoint: &Path) -> Error {
+    match e {
+        Error::Data { path, message } => Error::Data {
+            path,
+            message: format!(
+                "{message} (this data path was recorded in {}; give --data to use other files)",
+                checkpoint.display()
+            ),
+        },
+        other => other,
+    }
 }
 
 /// The recorded `--scale`, or the format's default when none was recorded.

@@ -2,7 +2,7 @@
 //! it is not a terminal) with an ETA and a validation phase, and Keras'
 //! summary line per epoch on stdout (which may be closed: see [`super::stdout`]).
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::stdout::outln;
 use crate::train::{Callback, EpochLog, Logs};
@@ -13,7 +13,13 @@ pub struct Progress {
     steps: usize,
     /// The last epoch of the whole run, when `fit` is called epoch by epoch.
     pub total_epochs: Option<usize>,
+    /// Where bars are drawn (stderr when `None`).
+    target: Option<Box<dyn Fn() -> ProgressDrawTarget>>,
 }
+
+/// The bar: steps, elapsed time, the estimated time left, then the logs
+/// (or the validation phase).
+const TEMPLATE: &str = "{pos:>5}/{len} [{bar:30}] {elapsed} (ETA {eta}) - {msg}";
 
 impl Progress {
     /// Progress whose epoch counter reads `Epoch k/total_epochs`.
@@ -28,8 +34,12 @@ impl Progress {
 impl Callback for Progress {
     fn on_epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
         outln!("Epoch {epoch}/{}", self.total_epochs.unwrap_or(epochs));
-        let bar = ProgressBar::new(steps as u64);
-        let style = ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] {elapsed} (ETA {eta}) - {msg}")
+        let target = self
+            .target
+            .as_ref()
+            .map_or_else(ProgressDrawTarget::stderr, |t| t());
+        let bar = ProgressBar::with_draw_target(Some(steps as u64), target);
+        let style = ProgressStyle::with_template(TEMPLATE)
             .expect("valid template")
             .progress_chars("=> ");
         bar.set_style(style);
@@ -55,5 +65,46 @@ impl Callback for Progress {
             bar.finish_and_clear();
         }
         outln!("{0}/{0} - {1:.1}s - {log}", self.steps, log.seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use indicatif::InMemoryTerm;
+
+    use super::*;
+
+    #[test]
+    fn the_bar_shows_an_eta_and_the_validation_phase() {
+        let term = InMemoryTerm::new(4, 120);
+        let draw = term.clone();
+        let mut progress = Progress {
+            target: Some(Box::new(move || {
+                ProgressDrawTarget::term_like(Box::new(draw.clone()))
+            })),
+            ..Progress::until(3)
+        };
+        progress.on_epoch_begin(1, 1, 10);
+        let logs = Logs {
+            loss: 0.5,
+            metrics: vec![],
+        };
+        progress.on_batch_end(4, &logs);
+        if let Some(bar) = &progress.bar {
+            bar.tick();
+        }
+        let mid = term.contents();
+        assert!(mid.contains("4/10") && mid.contains("(ETA "), "{mid}");
+        assert!(mid.contains("loss: 0.5000"), "{mid}");
+        progress.on_batch_end(10, &logs);
+        progress.on_validation_begin(60);
+        if let Some(bar) = &progress.bar {
+            bar.tick();
+        }
+        let validating = term.contents();
+        assert!(
+            validating.contains("validating on 60 samples..."),
+            "{validating}"
+        );
     }
 }

@@ -236,4 +236,3 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit) -> Result<()> {
     stdout::text(format_args!("{text}"));
     Ok(())
 }
-

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::data::absolute_spec;
-use super::partition::{partition, Parts};
+use super::partition::{partition, recorded_in, Parts};
 use super::progress::Progress;
 use super::run::{check_lr, settings};
 use super::stdout::outln;
@@ -59,9 +59,13 @@ pub fn train(recipe: &Recipe, backend: Box<dyn Backend>, args: TrainArgs) -> Res
     if epochs == 0 {
         return Err(Error::Config("--epochs must be positive".into()));
     }
+    let from_checkpoint = args.resume.as_deref().filter(|_| args.data.is_none());
     let Parts {
         train, validation, ..
-    } = partition(&model, &settings)?;
+    } = partition(&model, &settings).map_err(|e| match from_checkpoint {
+        Some(checkpoint) => recorded_in(e, checkpoint),
+        None => e,
+    })?;
     outln!(
         "training {} on {} samples of {}{} with {} ({:?} convention, lr {}), backend {}",
         model.sequential().name,

@@ -130,7 +130,15 @@ fn version_1_checkpoints_evaluate_and_resume_as_their_version_did() {
     );
     let predict = ok_in(
         d,
-        &["predict", "--checkpoint", &cnn, "--data", "mnist", "--count", "3"],
+        &[
+            "predict",
+            "--checkpoint",
+            &cnn,
+            "--data",
+            "mnist",
+            "--count",
+            "3",
+        ],
     );
     assert_eq!(
         predict.trim(),
@@ -157,7 +165,11 @@ fn version_1_checkpoints_evaluate_and_resume_as_their_version_did() {
     let r = record(&rewritten);
     assert_eq!(r["format"], "triceratops-checkpoint-3");
     assert_eq!(r["epochs_done"], 3);
-    assert_eq!(r["history"].as_array().unwrap().len(), 1, "the resumed epoch");
+    assert_eq!(
+        r["history"].as_array().unwrap().len(),
+        1,
+        "the resumed epoch"
+    );
 
     let linreg = copy(dir.path(), "v1_linreg_rmsprop.safetensors");
     let eval = ok_in(d, &["eval", "--checkpoint", &linreg, "--data", "line"]);
@@ -198,7 +210,15 @@ fn version_2_checkpoints_evaluate_and_resume_as_their_version_did() {
     );
     let predict = ok_in(
         d,
-        &["predict", "--checkpoint", &cnn, "--data", "mnist", "--count", "2"],
+        &[
+            "predict",
+            "--checkpoint",
+            &cnn,
+            "--data",
+            "mnist",
+            "--count",
+            "2",
+        ],
     );
     assert_eq!(
         predict.trim(),
@@ -207,10 +227,10 @@ fn version_2_checkpoints_evaluate_and_resume_as_their_version_did() {
     );
     let resumed = ok_in(d, &["train", "--resume", &cnn, "--epochs", "1"]);
     assert!(
-        resumed.contains(
-            "5/5 - ",
-        ) && resumed
-            .contains("loss: 2.0496 - accuracy: 0.3600 - val_loss: 2.0308 - val_accuracy: 0.4667"),
+        resumed.contains("5/5 - ",)
+            && resumed.contains(
+                "loss: 2.0496 - accuracy: 0.3600 - val_loss: 2.0308 - val_accuracy: 0.4667"
+            ),
         "{resumed}"
     );
     let eval = ok_in(d, &["eval", "--checkpoint", &cnn, "--data", "mnist"]);
@@ -334,13 +354,21 @@ fn malformed_records_are_clear_errors() {
     let lr = record(&good)["compile"]["optimizer"]["learning_rate"].clone();
     assert_eq!(lr, "0.01", "the record has the learning rate as text");
     let cases: [(&str, serde_json::Value, &str); 6] = [
-        ("/compile", serde_json::json!({"optimizer": 1}), "checkpoint record"),
+        (
+            "/compile",
+            serde_json::json!({"optimizer": 1}),
+            "checkpoint record",
+        ),
         (
             "/rng",
             serde_json::json!({"seed": [0], "stream": 0, "word_pos": "1"}),
             "checkpoint record",
         ),
-        ("/run/batch_size", serde_json::json!("many"), "checkpoint record"),
+        (
+            "/run/batch_size",
+            serde_json::json!("many"),
+            "checkpoint record",
+        ),
         (
             "/format",
             serde_json::json!("triceratops-checkpoint-9"),

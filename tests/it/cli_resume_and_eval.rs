@@ -16,7 +16,15 @@ fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
     let d = Some(dir.path());
     ok_in(
         d,
-        &["train", "--model", "linreg", "--epochs", "1", "--save", "L.safetensors"],
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "1",
+            "--save",
+            "L.safetensors",
+        ],
     );
     let before = std::fs::read(dir.path().join("L.safetensors")).unwrap();
     for (flag, value) in [
@@ -45,12 +53,22 @@ fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
     let out = ok_in(
         d,
         &[
-            "train", "--resume", "L.safetensors", "--lr", "0.05", "--batch-size", "16",
-            "--epochs", "1",
+            "train",
+            "--resume",
+            "L.safetensors",
+            "--lr",
+            "0.05",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "1",
         ],
     );
     assert!(out.contains("lr 0.05"), "{out}");
-    assert!(out.contains("13/13 - "), "204 samples in batches of 16: {out}");
+    assert!(
+        out.contains("13/13 - "),
+        "204 samples in batches of 16: {out}"
+    );
     let r = record(&read_checkpoint(&dir.path().join("L.safetensors")));
     assert_eq!(r["epochs_done"], 2, "saved back to the resumed checkpoint");
     assert_eq!(r["run"]["batch_size"], 16);
@@ -82,7 +100,10 @@ fn separate_validation_data_is_recorded_and_evaluated() {
     let last = out.lines().rfind(|l| l.contains("val_loss")).unwrap();
     let val_loss = &last[last.find("val_loss: ").unwrap() + 10..];
     let eval = ok_in(d, &["eval", "--checkpoint", "L.safetensors"]);
-    assert_eq!(eval.trim(), format!("256 validation samples - loss: {val_loss}"));
+    assert_eq!(
+        eval.trim(),
+        format!("256 validation samples - loss: {val_loss}")
+    );
     let r = record(&read_checkpoint(&dir.path().join("L.safetensors")));
     assert_eq!(r["run"]["validation_data"], "line");
     assert!(r["run"]["validation_split"].is_null());
@@ -97,7 +118,10 @@ fn separate_validation_data_is_recorded_and_evaluated() {
             "--validation-split",
             "0.1",
         ],
-        &["--validation-data and --validation-split", "give one of them"],
+        &[
+            "--validation-data and --validation-split",
+            "give one of them",
+        ],
     );
 }
 
@@ -124,7 +148,10 @@ fn a_run_without_validation_has_nothing_to_call_held_out() {
         &["eval", "--checkpoint", "L.safetensors"],
         &["held out no validation samples", "--split train"],
     );
-    let out = ok_in(d, &["eval", "--checkpoint", "L.safetensors", "--split", "train"]);
+    let out = ok_in(
+        d,
+        &["eval", "--checkpoint", "L.safetensors", "--split", "train"],
+    );
     assert!(out.starts_with("256 training samples - loss: "), "{out}");
 }
 
@@ -134,7 +161,15 @@ fn an_evaluation_that_overflows_fails() {
     let d = Some(dir.path());
     ok_in(
         d,
-        &["train", "--model", "linreg", "--epochs", "1", "--save", "L.safetensors"],
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "1",
+            "--save",
+            "L.safetensors",
+        ],
     );
     // Finite weights whose squared error overflows f32.
     let path = dir.path().join("L.safetensors");
@@ -152,4 +187,41 @@ fn an_evaluation_that_overflows_fails() {
         &["eval", "--checkpoint", "L.safetensors"],
         &["the loss over 52 validation samples is inf"],
     );
+}
+
+#[test]
+fn relative_data_paths_work_from_another_folder_and_errors_say_where_they_came_from() {
+    use crate::data_support::idx_bytes;
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let n = 40u8;
+    let pixels: Vec<u8> = (0..n as usize * 784).map(|i| (i * 7 % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| i % 10).collect();
+    std::fs::write(data.join("x.idx"), idx_bytes(&[n as u32, 28, 28], &pixels)).unwrap();
+    std::fs::write(data.join("y.idx"), idx_bytes(&[n as u32], &labels)).unwrap();
+    ok_in(
+        Some(dir.path()),
+        &[
+            "train",
+            "--model",
+            "mnist-mlp",
+            "--data",
+            "idx:data/x.idx,data/y.idx",
+            "--epochs",
+            "1",
+            "--save",
+            "M.safetensors",
+        ],
+    );
+    // From the data folder, the recorded spec still finds the files.
+    let out = ok_in(Some(&data), &["eval", "--checkpoint", "../M.safetensors"]);
+    assert!(out.starts_with("8 validation samples - "), "{out}");
+    std::fs::remove_file(data.join("x.idx")).unwrap();
+    let err = rejected_in(
+        Some(dir.path()),
+        &["eval", "--checkpoint", "M.safetensors"],
+        &["x.idx", "recorded in M.safetensors", "--data"],
+    );
+    assert!(err.contains(&crate::cli_support::path_str(&data)), "{err}");
 }

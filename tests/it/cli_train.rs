@@ -5,8 +5,8 @@
 //! Runs are kept small (`--limit` a few hundred samples, 1-2 epochs).
 
 use crate::cli_support::{
-    entries, f32s, keras_fixture, metric, mnist_mlp_checkpoint, ok, ok_in, read_checkpoint,
-    record, rejected_in,
+    entries, f32s, keras_fixture, metric, mnist_mlp_checkpoint, ok, ok_in, read_checkpoint, record,
+    rejected_in,
 };
 use tempfile::TempDir;
 
@@ -244,7 +244,10 @@ fn eval_prints_loss_and_accuracy_of_a_checkpoint() {
     );
     // Other data is used whole.
     let test_set = eval(&["--data", "mnist"]);
-    assert!(test_set.starts_with("10000 samples of mnist - "), "{test_set}");
+    assert!(
+        test_set.starts_with("10000 samples of mnist - "),
+        "{test_set}"
+    );
 
     rejected_in(
         Some(dir.path()),
@@ -316,7 +319,9 @@ fn predict_prints_one_line_per_sample() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert!(
-        lines.len() == 2 && lines[0].starts_with("sample 240: ") && lines[1].starts_with("sample 241: "),
+        lines.len() == 2
+            && lines[0].starts_with("sample 240: ")
+            && lines[1].starts_with("sample 241: "),
         "{out}"
     );
 }

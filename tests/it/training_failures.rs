@@ -270,7 +270,8 @@ fn an_overflowing_update_stops_training_at_the_next_step() {
     assert!(!all_finite(&m), "the first step's overflow is in the state");
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("ck.safetensors");
-    let refused = checkpoint::save(&path, &m, &RunSettings::default(), &History::default()).unwrap_err();
+    let refused =
+        checkpoint::save(&path, &m, &RunSettings::default(), &History::default()).unwrap_err();
     assert!(refused.to_string().contains("non-finite"), "{refused}");
     assert!(!path.exists(), "no checkpoint of a diverged state");
 }

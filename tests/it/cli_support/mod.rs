@@ -221,6 +221,5 @@ pub fn record(ck: &Checkpoint) -> serde_json::Value {
 
 /// Replaces the version-3 record of a checkpoint.
 pub fn set_record(ck: &mut Checkpoint, record: &serde_json::Value) {
-    ck.metadata
-        .insert("triceratops".into(), record.to_string());
+    ck.metadata.insert("triceratops".into(), record.to_string());
 }
