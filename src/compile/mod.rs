@@ -5,9 +5,10 @@
 //!
 //! The train step's arguments are `x` `[batch, input...]`, `y` (targets),
 //! one `param` per layer parameter (`<layer>.kernel`) and one noise input
-//! per active dropout layer, in model order, then `lr` (scalar learning
-//! rate), `state %step` (steps taken) and one `state` per optimizer slot
-//! (`<param>.<slot>`); its outputs are `loss`, one per metric, and `finite`
+//! per active dropout layer, in model order, then the optimizer's step
+//! scalars (`lr`, `alpha`, `step_size`, …: see
+//! [`Optimizer::step_scalars`]), `state %step` (steps taken) and one
+//! `state` per optimizer slot (`<param>.<slot>`); its outputs are `loss`, one per metric, and `finite`
 //! (the NaN/inf guard). Eval takes `x`, `y` and the params; predict takes
 //! `x` and the params and returns `y_pred`.
 
@@ -196,16 +197,18 @@ pub fn train_step(
     let mut g = Graph::new(&format!("{}.train_step", model.name));
     let mut roles = Roles::default();
     let (fwd, loss) = forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Train)?;
-    let lr = g.input("lr", [])?;
+    let scalars = spec.optimizer.declare_step_inputs(&mut g)?;
+    for (&v, s) in scalars.iter().zip(spec.optimizer.step_scalars()) {
+        roles.arg(v, ArgRole::StepScalar(s));
+    }
     let step = g.state("step", [])?;
-    roles.arg(lr, ArgRole::LearningRate);
     roles.arg(step, ArgRole::State(StateKind::Step));
     let grads = grad(&mut g, loss, &fwd.params)?;
     let finite = guard::all_finite(&mut g, loss, &grads)?;
     g.rename(finite, "finite")?;
     roles.output(&mut g, "finite", finite, OutputRole::Finite)?;
     let pairs: Vec<(ValueId, ValueId)> = fwd.params.iter().copied().zip(grads).collect();
-    let slots = spec.optimizer.apply(&mut g, lr, step, &pairs)?;
+    let slots = spec.optimizer.apply(&mut g, &scalars, &pairs)?;
     for slot in &slots {
         let v = g
             .lookup(&slot.name)

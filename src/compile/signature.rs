@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Role, TensorType};
+use crate::keras::optimizers::StepScalar;
 use crate::state::StateKind;
 
 /// What the caller supplies for an argument.
@@ -15,8 +16,10 @@ pub enum ArgRole {
     X,
     /// The batch's targets.
     Y,
-    /// The base learning rate, a scalar.
-    LearningRate,
+    /// A scalar the trainer computes on the host before each step from the
+    /// step counter and the optimizer's settings (the learning rate, Adam's
+    /// bias-corrected step size, …), bound by kind.
+    StepScalar(StepScalar),
     /// Uniform [0, 1) noise for one dropout layer, drawn by the trainer.
     Noise,
     /// An entry of the model's state store, bound by name once.

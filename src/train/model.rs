@@ -13,7 +13,7 @@ use crate::compile::{self, ArgRole, CompileSpec, OutputRole, Signature};
 use crate::error::{Divergence, Error, Result};
 use crate::keras::losses::Loss;
 use crate::keras::metrics::Metric;
-use crate::keras::optimizers::Optimizer;
+use crate::keras::optimizers::{Optimizer, StepScalar};
 use crate::keras::Sequential;
 use crate::state::{StateLayout, StateStore};
 
@@ -40,7 +40,8 @@ pub(super) enum StepKind {
 /// A model compiled with an optimizer, a loss and metrics.
 pub struct Model {
     // The model and spec are fixed once compiled (the cached graphs are
-    // built from them); only the learning rate, a graph input, may change.
+    // built from them); only the learning rate may change: the optimizer's
+    // step scalars computed from it are graph inputs.
     model: Sequential,
     spec: CompileSpec,
     backend: Box<dyn Backend>,
@@ -156,8 +157,8 @@ impl Model {
         &self.spec
     }
 
-    /// Changes the base learning rate: it is fed to the compiled step as an
-    /// input each step, so no graph is rebuilt.
+    /// Changes the base learning rate: the step scalars computed from it are
+    /// fed to the compiled step as inputs each step, so no graph is rebuilt.
     pub fn set_learning_rate(&mut self, lr: f32) {
         self.spec.optimizer = self.spec.optimizer.with_learning_rate(lr);
     }
@@ -240,7 +241,8 @@ impl Model {
     }
 
     /// Runs the `kind` graph on a batch: `x` and `y` bind to the X and Y
-    /// arguments, the learning rate and fresh dropout noise (drawn from the
+    /// arguments, the optimizer's step scalars (computed from the step
+    /// counter in the state) and fresh dropout noise (drawn from the
     /// model's RNG in argument order) to theirs, the state to the store.
     pub(super) fn run(
         &mut self,
@@ -254,7 +256,15 @@ impl Model {
             .executables
             .get_mut(&(kind, batch))
             .expect("compiled above");
-        let lr = ArrayD::from_elem(IxDyn(&[]), self.spec.optimizer.learning_rate);
+        // The step counter in the state is the source of truth: a resumed
+        // run feeds exactly the scalars the interrupted one would have.
+        let optimizer = &self.spec.optimizer;
+        let scalars: Vec<(StepScalar, ArrayD<f32>)> = optimizer
+            .step_scalars()
+            .into_iter()
+            .zip(optimizer.step_values(self.state.step() as u64))
+            .map(|(s, v)| (s, ArrayD::from_elem(IxDyn(&[]), v)))
+            .collect();
         let rng = &mut self.rng;
         let noise: Vec<ArrayD<f32>> = exe
             .signature()
@@ -273,7 +283,15 @@ impl Model {
                     Some(y) => y.view(),
                     None => return Err(Error::Config("this graph needs targets".into())),
                 },
-                ArgRole::LearningRate => lr.view(),
+                ArgRole::StepScalar(s) => match scalars.iter().find(|(k, _)| *k == s) {
+                    Some((_, v)) => v.view(),
+                    None => {
+                        return Err(Error::Config(format!(
+                            "internal: the optimizer does not compute `{}`",
+                            s.name()
+                        )))
+                    }
+                },
                 ArgRole::Noise => noise.next().expect("one array per noise input").view(),
                 ArgRole::State(_) => unreachable!("batch_args excludes state"),
             });

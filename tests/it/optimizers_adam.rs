@@ -1,10 +1,13 @@
 //! Optimizer golden tests for Adam and AdamW in both conventions: AMSGrad,
 //! without bias correction, with L2 weight decay and with learning-rate
 //! decay, each run as IR on the reference interpreter (f64 and f32) and
-//! compared step by step against the independent reference formulas in
-//! `optimizer_support`.
+//! compared step by step against the independent reference in
+//! `optimizer_support`, which follows each framework's arithmetic (Keras
+//! bit for bit in f32). The long runs (`β₂ = 0.9999`, 1000 steps) catch a
+//! constant rounded differently from the framework: `1 - β` from the
+//! rounded `f32` β, or `1 - βᵗ` through `exp(t·ln β)` in `f32`.
 
-use crate::optimizer_support::check;
+use crate::optimizer_support::{check, check_long};
 use triceratops::keras::optimizers::{
     Convention::{Keras, PyTorch},
     Optimizer, WeightDecay,
@@ -25,4 +28,15 @@ golden! {
     pytorch_adam_decay: Optimizer::adam(PyTorch).with_decay(0.1);
     // lr_t also scales decoupled weight decay.
     pytorch_adamw_decay: Optimizer::adamw(PyTorch).with_learning_rate(0.01).with_decay(0.3);
+}
+
+golden_long! {
+    keras_adam_beta2_9999_long: Optimizer::adam(Keras).with_betas(0.9, 0.9999);
+    pytorch_adam_beta2_9999_long: Optimizer::adam(PyTorch).with_betas(0.9, 0.9999);
+    keras_adamw_beta2_9999_long: Optimizer::adamw(Keras).with_betas(0.9, 0.9999);
+    pytorch_adamw_beta2_9999_long: Optimizer::adamw(PyTorch).with_betas(0.9, 0.9999);
+    keras_amsgrad_beta2_9999_long:
+        Optimizer::adam(Keras).with_betas(0.95, 0.9999).with_amsgrad(true);
+    // `lerp_(grad, 0.7)` takes PyTorch's large-weight branch.
+    pytorch_adam_beta1_03_long: Optimizer::adam(PyTorch).with_betas(0.3, 0.9999);
 }

@@ -217,10 +217,9 @@ fn slots_are_named_after_the_param_and_initialized() {
         let bias = g.param("dense.bias", [2]).unwrap();
         let dk = g.input("d_kernel", [3, 2]).unwrap();
         let db = g.input("d_bias", [2]).unwrap();
-        let lr = g.input("lr", Shape::scalar()).unwrap();
-        let step = g.state("step", Shape::scalar()).unwrap();
+        let scalars = opt.declare_step_inputs(&mut g).unwrap();
         let slots = opt
-            .apply(&mut g, lr, step, &[(kernel, dk), (bias, db)])
+            .apply(&mut g, &scalars, &[(kernel, dk), (bias, db)])
             .unwrap();
         verify(&g).unwrap();
         let mut want = Vec::new();
@@ -319,17 +318,21 @@ fn apply_rejects_mismatched_operands() {
     let w = g.param("w", [4]).unwrap();
     let x = g.input("x", [4]).unwrap();
     let short = g.input("short", [3]).unwrap();
-    let lr = g.input("lr", Shape::scalar()).unwrap();
-    let lrs = g.input("lrs", [2]).unwrap();
-    let step = g.state("step", Shape::scalar()).unwrap();
-    let err = opt.apply(&mut g, lr, step, &[(w, short)]).unwrap_err();
+    let alpha = g.input("alpha", Shape::scalar()).unwrap();
+    let alphas = g.input("alphas", [2]).unwrap();
+    let err = opt.apply(&mut g, &[alpha], &[(w, short)]).unwrap_err();
     assert!(matches!(err, IrError::Type { .. }), "{err}");
-    let err = opt.apply(&mut g, lrs, step, &[(w, x)]).unwrap_err();
-    assert!(err.to_string().contains("`lr` must be a scalar"), "{err}");
-    let err = opt.apply(&mut g, lr, step, &[(x, w)]).unwrap_err();
+    let err = opt.apply(&mut g, &[alphas], &[(w, x)]).unwrap_err();
+    assert!(
+        err.to_string().contains("`alpha` must be a scalar"),
+        "{err}"
+    );
+    let err = opt.apply(&mut g, &[alpha, alpha], &[(w, x)]).unwrap_err();
+    assert!(err.to_string().contains("takes the step scalars"), "{err}");
+    let err = opt.apply(&mut g, &[alpha], &[(x, w)]).unwrap_err();
     assert!(err.to_string().contains("%x is not a param"), "{err}");
     // Nothing was added by the rejected calls.
-    assert_eq!(g.len(), 6);
+    assert_eq!(g.len(), 5);
     assert!(g.updates().is_empty());
 }
 

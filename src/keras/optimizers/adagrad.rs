@@ -50,19 +50,19 @@ impl Rule for Adagrad {
         let acc_new = g.add(acc, g2)?;
         g.add_update(acc, acc_new)?;
         let step = match self.convention {
-            // Keras: `lr·g / sqrt(acc + eps)`.
+            // Keras: `(lr·g) / sqrt(acc + eps)`.
             Convention::Keras => {
                 let shifted = g.add(acc_new, self.epsilon)?;
                 let denom = g.sqrt(shifted)?;
-                let lr_g = g.mul(s.lr, grad)?;
+                let lr_g = g.mul(s.lr(), grad)?;
                 g.div(lr_g, denom)?
             }
-            // PyTorch's `addcdiv`: `lr · (g / (sqrt(sum) + eps))`.
+            // PyTorch's `addcdiv_(g, std, value=-clr)`: `p + (-clr·g) / std`.
             Convention::PyTorch => {
                 let root = g.sqrt(acc_new)?;
                 let denom = g.add(root, self.epsilon)?;
-                let ratio = g.div(grad, denom)?;
-                g.mul(ratio, s.lr)?
+                let lr_g = g.mul(s.lr(), grad)?;
+                g.div(lr_g, denom)?
             }
         };
         g.sub(p, step)

@@ -3,23 +3,28 @@
 //!
 //! - Keras (`keras/src/optimizers/adam.py`): slots `momentum` and `velocity`,
 //!   `m += (g - m)·(1-β₁)`, `v += (g² - v)·(1-β₂)`,
-//!   `α = lr·sqrt(1-β₂ᵗ)/(1-β₁ᵗ)`, `p -= α·m / (sqrt(v) + eps)`: the
-//!   "epsilon hat" of the paper's section 2, added to the *uncorrected*
+//!   `p -= (m·α) / (sqrt(v) + eps)` with the fed `α = lr·sqrt(1-β₂ᵗ)/(1-β₁ᵗ)`:
+//!   the "epsilon hat" of the paper's section 2, added to the *uncorrected*
 //!   `sqrt(v)`. AMSGrad adds slot `velocity_hat`, `v̂ = max(v̂, v)`, used
 //!   in place of `v`.
-//! - PyTorch (`torch/optim/adam.py`): slots `exp_avg` and `exp_avg_sq`,
-//!   `m = lerp(m, g, 1-β₁)`, `v = β₂·v + (1-β₂)·g²`, and
-//!   `p -= lr/(1-β₁ᵗ) · m / (sqrt(v)/sqrt(1-β₂ᵗ) + eps)`, i.e.
-//!   `lr·m̂/(sqrt(v̂) + eps)` with eps added to the *bias-corrected* root.
-//!   AMSGrad adds slot `max_exp_avg_sq` holding the running max of the
-//!   **uncorrected** `v` (what `torch.maximum(max_exp_avg_sqs[i],
-//!   exp_avg_sq)` does; the docs' pseudo-code takes the max of `v̂`), which
-//!   is then divided by `sqrt(1-β₂ᵗ)` like `v`.
+//! - PyTorch (`torch/optim/adam.py`, single-tensor path): slots `exp_avg`
+//!   and `exp_avg_sq`, `m = lerp(m, g, 1-β₁)`, `v = v·β₂ + ((1-β₂)·g)·g`,
+//!   `denom = sqrt(v) / bias_correction2_sqrt + eps` and
+//!   `p -= (step_size·m) / denom` (`addcdiv_(exp_avg, denom,
+//!   value=-step_size)`), i.e. `lr·m̂/(sqrt(v̂) + eps)` with eps added to the
+//!   *bias-corrected* root. AMSGrad adds slot `max_exp_avg_sq` holding the
+//!   running max of the **uncorrected** `v` (what `torch.maximum(
+//!   max_exp_avg_sqs[i], exp_avg_sq)` does; the docs' pseudo-code takes the
+//!   max of `v̂`), which is then divided by `bias_correction2_sqrt` like `v`.
 //!
-//! Without bias correction, Keras uses `α = lr` and PyTorch `m̂ = m, v̂ = v`.
-//! `β^t` is built as `exp(t·ln β)`, `t` being the 1-based step.
+//! The step-dependent scalars (`α`; `step_size` and
+//! `bias_correction2_sqrt`) are graph inputs the trainer computes on the
+//! host in each framework's arithmetic (see `scalars.rs`); `1-β` is a
+//! constant computed in double from the decimal β. Without bias correction,
+//! Keras feeds `α = lr` and PyTorch `step_size = lr` with no root correction.
 
-use super::apply::{one_minus, power_t, Rule, Shared, Slots};
+use super::apply::{one_minus, Lerp, Rule, Shared, Slots};
+use super::scalars::{self, StepScalar};
 use super::Convention;
 use crate::ir::{Graph, Result, ValueId};
 
@@ -34,44 +39,38 @@ pub(super) struct Hyper {
 pub(super) struct Adam {
     convention: Convention,
     beta_2: ValueId,
+    /// Keras' `1 - beta_1`.
     one_minus_beta_1: ValueId,
+    /// PyTorch's `lerp_(grad, 1 - beta1)`.
+    lerp: Option<Lerp>,
     one_minus_beta_2: ValueId,
     epsilon: ValueId,
     amsgrad: bool,
-    /// Multiplies `m / denom`: Keras' `α`, PyTorch's `lr / (1-β₁ᵗ)`.
+    /// Multiplies `m`: Keras' `α`, PyTorch's `step_size`.
     step_size: ValueId,
-    /// PyTorch only: `sqrt(1-β₂ᵗ)`, dividing `sqrt(v)`; `None` without bias
-    /// correction.
+    /// PyTorch only: `bias_correction2_sqrt`, dividing `sqrt(v)`; `None`
+    /// without bias correction.
     root_correction: Option<ValueId>,
 }
 
 impl Adam {
     pub(super) fn new(g: &mut Graph, s: &Shared, convention: Convention, h: Hyper) -> Result<Adam> {
-        let beta_1 = g.scalar(h.beta_1)?;
-        let beta_2 = g.scalar(h.beta_2)?;
-        let one_minus_beta_1 = one_minus(g, s, beta_1)?;
-        let one_minus_beta_2 = one_minus(g, s, beta_2)?;
-        let (step_size, root_correction) = if h.bias_correction {
-            let b1_t = power_t(g, s, beta_1)?;
-            let correction_1 = one_minus(g, s, b1_t)?;
-            let b2_t = power_t(g, s, beta_2)?;
-            let correction_2 = one_minus(g, s, b2_t)?;
-            let root_2 = g.sqrt(correction_2)?;
-            match convention {
-                Convention::Keras => {
-                    let scaled = g.mul(s.lr, root_2)?;
-                    (g.div(scaled, correction_1)?, None)
-                }
-                Convention::PyTorch => (g.div(s.lr, correction_1)?, Some(root_2)),
-            }
-        } else {
-            (s.lr, None)
+        let (step_size, root_correction) = match convention {
+            Convention::Keras => (s.get(StepScalar::Alpha), None),
+            Convention::PyTorch => (
+                s.get(StepScalar::StepSize),
+                h.bias_correction.then(|| s.get(StepScalar::RootCorrection)),
+            ),
         };
         Ok(Adam {
             convention,
-            beta_2,
-            one_minus_beta_1,
-            one_minus_beta_2,
+            beta_2: g.scalar(h.beta_2)?,
+            one_minus_beta_1: one_minus(g, h.beta_1)?,
+            lerp: match convention {
+                Convention::Keras => None,
+                Convention::PyTorch => Some(Lerp::new(g, scalars::one_minus(h.beta_1))?),
+            },
+            one_minus_beta_2: one_minus(g, h.beta_2)?,
             epsilon: g.scalar(h.epsilon)?,
             amsgrad: h.amsgrad,
             step_size,
@@ -93,24 +92,35 @@ impl Rule for Adam {
             Convention::Keras => ["momentum", "velocity", "velocity_hat"],
             Convention::PyTorch => ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
         };
-        // Both: `m + (g - m)·(1-β₁)` (Keras' assign_add, PyTorch's lerp).
         let m = slots.declare(g, m_name, 0.0)?;
-        let diff = g.sub(grad, m)?;
-        let scaled = g.mul(diff, self.one_minus_beta_1)?;
-        let m_new = g.add(m, scaled)?;
+        let m_new = match self.convention {
+            // `assign_add(m, (g - m)·(1-β₁))`.
+            Convention::Keras => {
+                let diff = g.sub(grad, m)?;
+                let scaled = g.mul(diff, self.one_minus_beta_1)?;
+                g.add(m, scaled)?
+            }
+            Convention::PyTorch => {
+                let lerp = self.lerp.as_ref().expect("built for PyTorch");
+                lerp.build(g, m, grad)?
+            }
+        };
         g.add_update(m, m_new)?;
 
         let v = slots.declare(g, v_name, 0.0)?;
-        let g2 = g.square(grad)?;
         let v_new = match self.convention {
+            // `assign_add(v, (g² - v)·(1-β₂))`.
             Convention::Keras => {
+                let g2 = g.square(grad)?;
                 let diff = g.sub(g2, v)?;
                 let scaled = g.mul(diff, self.one_minus_beta_2)?;
                 g.add(v, scaled)?
             }
+            // `mul_(β₂).addcmul_(grad, grad, value=1-β₂)`.
             Convention::PyTorch => {
                 let kept = g.mul(v, self.beta_2)?;
-                let added = g.mul(g2, self.one_minus_beta_2)?;
+                let scaled = g.mul(self.one_minus_beta_2, grad)?;
+                let added = g.mul(scaled, grad)?;
                 g.add(kept, added)?
             }
         };
@@ -130,18 +140,10 @@ impl Rule for Adam {
             None => root,
         };
         let denom = g.add(root, self.epsilon)?;
-        let step = match self.convention {
-            // Keras: `(m·α) / denom`.
-            Convention::Keras => {
-                let scaled = g.mul(m_new, self.step_size)?;
-                g.div(scaled, denom)?
-            }
-            // PyTorch's `addcdiv`: `step_size · (m / denom)`.
-            Convention::PyTorch => {
-                let ratio = g.div(m_new, denom)?;
-                g.mul(ratio, self.step_size)?
-            }
-        };
+        // Keras: `(m·α) / denom`; PyTorch's `addcdiv_(m, denom,
+        // value=-step_size)`: `p + (-step_size·m) / denom`.
+        let scaled = g.mul(m_new, self.step_size)?;
+        let step = g.div(scaled, denom)?;
         g.sub(p, step)
     }
 }

@@ -1,43 +1,59 @@
-//! [`Optimizer::apply`]: the per-step scalars, weight decay, and the slots
-//! of every parameter; the families' formulas are in their own modules.
+//! [`Optimizer::apply`]: the step scalars, weight decay, and the slots of
+//! every parameter; the families' formulas are in their own modules.
 
+use super::scalars::{self, StepScalar};
 use super::{adagrad, adam, rmsprop, sgd};
 use super::{Convention, Kind, Optimizer, SlotInit, WeightDecay};
 use crate::ir::{Graph, IrError, NodeKind, Result, Role, ValueId};
 
 impl Optimizer {
+    /// Declares one scalar `input` per [`Optimizer::step_scalars`], named
+    /// after it, and returns them in that order (for [`Optimizer::apply`]).
+    pub fn declare_step_inputs(&self, g: &mut Graph) -> Result<Vec<ValueId>> {
+        self.step_scalars()
+            .into_iter()
+            .map(|s| g.input(s.name(), []))
+            .collect()
+    }
+
     /// Appends the update of every `(param, grad)` pair to `g`.
     ///
-    /// `lr` is a scalar graph value holding the base learning rate (fed each
-    /// step); `step` is a scalar state holding the number of steps already
-    /// taken (0 before the first step); the caller adds
-    /// `update step <- step + 1`. Declares one `state` per slot, named
-    /// `<param name>.<slot>`, adds `update param <- new` and
-    /// `update slot <- new` for each, and returns the slots to initialize,
-    /// in declaration order. Operands are checked before anything is added.
+    /// `scalars` are the scalar graph values the trainer feeds each step,
+    /// one per [`Optimizer::step_scalars`] in that order (see
+    /// [`Optimizer::declare_step_inputs`] and [`Optimizer::step_values`]);
+    /// the update itself does not read the step counter. Declares one
+    /// `state` per slot, named `<param name>.<slot>`, adds
+    /// `update param <- new` and `update slot <- new` for each, and returns
+    /// the slots to initialize, in declaration order. Operands are checked
+    /// before anything is added.
     pub fn apply(
         &self,
         g: &mut Graph,
-        lr: ValueId,
-        step: ValueId,
+        scalars: &[ValueId],
         params_and_grads: &[(ValueId, ValueId)],
     ) -> Result<Vec<SlotInit>> {
-        require_scalar(g, "lr", lr)?;
-        require_scalar(g, "step", step)?;
+        let wanted = self.step_scalars();
+        if scalars.len() != wanted.len() {
+            return Err(IrError::Type {
+                op: "optimizer".into(),
+                operands: scalars.iter().map(|&v| g.ty(v).clone()).collect(),
+                reason: format!(
+                    "{} takes the step scalars {:?}, got {} values",
+                    self.name(),
+                    wanted.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                    scalars.len()
+                ),
+            });
+        }
+        for (&s, &v) in wanted.iter().zip(scalars) {
+            require_scalar(g, s.name(), v)?;
+        }
         for &(param, grad) in params_and_grads {
             require_param(g, param, grad)?;
         }
-        let one = g.scalar(1.0)?;
-        let t = g.add(step, one)?;
-        let lr = if self.decay == 0.0 {
-            lr
-        } else {
-            let decay = g.scalar(self.decay)?;
-            let decay_step = g.mul(decay, step)?;
-            let denom = g.add(one, decay_step)?;
-            g.div(lr, denom)?
+        let shared = Shared {
+            scalars: wanted.into_iter().zip(scalars.iter().copied()).collect(),
         };
-        let shared = Shared { one, t, lr };
         let rule: Box<dyn Rule> = match self.kind {
             Kind::Sgd { momentum, nesterov } => {
                 Box::new(sgd::Sgd::new(g, self.convention, momentum, nesterov)?)
@@ -58,7 +74,6 @@ impl Optimizer {
                 centered,
             } => Box::new(rmsprop::RmsProp::new(
                 g,
-                &shared,
                 self.convention,
                 rmsprop::Hyper {
                     rho,
@@ -87,7 +102,10 @@ impl Optimizer {
             )?),
         };
         let decoupled = match self.weight_decay {
-            WeightDecay::Decoupled(wd) => Some(self.decoupled_factor(g, &shared, wd)?),
+            WeightDecay::Decoupled(wd) => Some(match self.convention {
+                Convention::Keras => g.scalar(wd)?,
+                Convention::PyTorch => shared.get(StepScalar::DecayFactor),
+            }),
             _ => None,
         };
         let l2 = match self.weight_decay {
@@ -96,6 +114,7 @@ impl Optimizer {
         };
         let mut inits = Vec::new();
         for &(param, grad) in params_and_grads {
+            // PyTorch's `grad.add(param, alpha=wd)`: `g + wd·p`.
             let grad = match l2 {
                 Some(wd) => {
                     let decay = g.mul(param, wd)?;
@@ -104,7 +123,7 @@ impl Optimizer {
                 None => grad,
             };
             let value = match decoupled {
-                Some(factor) => self.decay_param(g, param, factor)?,
+                Some(factor) => self.decay_param(g, &shared, param, factor)?,
                 None => param,
             };
             let mut slots = Slots {
@@ -117,21 +136,20 @@ impl Optimizer {
         Ok(inits)
     }
 
-    /// The scalar decoupled weight decay multiplies with: Keras subtracts
-    /// `p·(wd·lr_t)`, PyTorch multiplies by `1 - lr_t·wd`.
-    fn decoupled_factor(&self, g: &mut Graph, s: &Shared, wd: f32) -> Result<ValueId> {
-        let wd = g.scalar(wd)?;
-        let lr_wd = g.mul(s.lr, wd)?;
-        match self.convention {
-            Convention::Keras => Ok(lr_wd),
-            Convention::PyTorch => g.sub(s.one, lr_wd),
-        }
-    }
-
-    fn decay_param(&self, g: &mut Graph, param: ValueId, factor: ValueId) -> Result<ValueId> {
+    /// Decoupled weight decay before the update. Keras:
+    /// `variable - variable * wd * lr` (`factor` is `wd`); PyTorch:
+    /// `param.mul_(1 - lr * weight_decay)` (`factor` is that scalar, fed).
+    fn decay_param(
+        &self,
+        g: &mut Graph,
+        s: &Shared,
+        param: ValueId,
+        factor: ValueId,
+    ) -> Result<ValueId> {
         match self.convention {
             Convention::Keras => {
-                let decay = g.mul(param, factor)?;
+                let p_wd = g.mul(param, factor)?;
+                let decay = g.mul(p_wd, s.get(StepScalar::LearningRate))?;
                 g.sub(param, decay)
             }
             Convention::PyTorch => g.mul(param, factor),
@@ -139,14 +157,29 @@ impl Optimizer {
     }
 }
 
-/// The scalars every family shares within one step.
+/// The step scalars of one step, by kind.
 pub(super) struct Shared {
-    /// The constant 1.
-    pub(super) one: ValueId,
-    /// The 1-based number of this step, `step + 1`.
-    pub(super) t: ValueId,
-    /// This step's learning rate `lr_t` (the base rate when `decay` is 0).
-    pub(super) lr: ValueId,
+    scalars: Vec<(StepScalar, ValueId)>,
+}
+
+impl Shared {
+    /// The graph value of `s`.
+    ///
+    /// # Panics
+    /// If the optimizer does not take `s` ([`Optimizer::step_scalars`]
+    /// and the families' rules disagree, a bug).
+    pub(super) fn get(&self, s: StepScalar) -> ValueId {
+        self.scalars
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map(|&(_, v)| v)
+            .unwrap_or_else(|| panic!("internal: the optimizer has no step scalar {s:?}"))
+    }
+
+    /// The step's learning rate `lr_t`.
+    pub(super) fn lr(&self) -> ValueId {
+        self.get(StepScalar::LearningRate)
+    }
 }
 
 /// One family's update, built once per parameter after its scalars were
@@ -182,17 +215,10 @@ impl Slots<'_> {
     }
 }
 
-/// `1 - x` for a scalar `x`, computed in the graph.
-pub(super) fn one_minus(g: &mut Graph, s: &Shared, x: ValueId) -> Result<ValueId> {
-    g.sub(s.one, x)
-}
-
-/// `base^t` for this step's `t`, as `exp(t · ln base)` (`pow` only takes a
-/// literal exponent).
-pub(super) fn power_t(g: &mut Graph, s: &Shared, base: ValueId) -> Result<ValueId> {
-    let ln = g.log(base)?;
-    let exponent = g.mul(s.t, ln)?;
-    g.exp(exponent)
+/// The graph constant `1 - x`, computed in double from the decimal `x` and
+/// rounded once (see [`scalars::one_minus`]).
+pub(super) fn one_minus(g: &mut Graph, x: f32) -> Result<ValueId> {
+    g.scalar(scalars::one_minus(x))
 }
 
 fn require_scalar(g: &Graph, what: &str, v: ValueId) -> Result<()> {
@@ -229,4 +255,32 @@ fn require_param(g: &Graph, param: ValueId, grad: ValueId) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// PyTorch's `start.lerp_(end, weight)` with a scalar `weight` (the CPU
+/// kernel, `f32` throughout): `start + w·(end - start)` when `|w| < 0.5`,
+/// else `end - (end - start)·(1 - w)`.
+pub(super) struct Lerp {
+    small: bool,
+    /// `w`, or `1 - w` (computed in `f32`) when `w` is not small.
+    coefficient: ValueId,
+}
+
+impl Lerp {
+    pub(super) fn new(g: &mut Graph, weight: f32) -> Result<Lerp> {
+        let small = weight.abs() < 0.5;
+        let coefficient = g.scalar(if small { weight } else { 1.0 - weight })?;
+        Ok(Lerp { small, coefficient })
+    }
+
+    pub(super) fn build(&self, g: &mut Graph, start: ValueId, end: ValueId) -> Result<ValueId> {
+        let diff = g.sub(end, start)?;
+        if self.small {
+            let scaled = g.mul(self.coefficient, diff)?;
+            g.add(start, scaled)
+        } else {
+            let scaled = g.mul(diff, self.coefficient)?;
+            g.sub(end, scaled)
+        }
+    }
 }

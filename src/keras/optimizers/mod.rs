@@ -15,16 +15,38 @@
 //! | Adam | eps 1e-7 on the uncorrected `sqrt(v)` | eps 1e-8 on the bias-corrected `sqrt(v̂)` |
 //! | AdamW | weight decay 0.004 | weight decay 0.01 |
 //!
-//! Hyper-parameters are graph constants holding exactly the `f32` fields;
-//! everything derived from them (`1 - β`, `ln β`, `β^t`, the decayed learning
-//! rate) is computed in the graph, so an f64 run reproduces the formulas on
-//! those `f32` values to f64 precision.
+//! Every scalar is computed as the framework computes it (see `scalars.rs`):
+//!
+//! - hyper-parameters the update uses as they are (β, ρ, μ, eps, wd) are
+//!   graph constants holding the `f32` fields, which is what both
+//!   frameworks' kernels see;
+//! - constants derived from hyper-parameters only (`1 - β`, `1 - ρ`) are
+//!   Python expressions in both frameworks: computed on the host in double
+//!   from the decimal the user wrote ([`decimal`]) and rounded once to `f32`
+//!   ([`one_minus`]), then graph constants;
+//! - scalars that depend on the step (the decayed learning rate, Keras'
+//!   `α = lr·sqrt(1-β₂ᵗ)/(1-β₁ᵗ)` with an `f32` `powf`, PyTorch's
+//!   `lr/(1-β₁ᵗ)` and `sqrt(1-β₂ᵗ)` in double, PyTorch's `1 - lr·wd`) are
+//!   scalar graph inputs ([`StepScalar`]) that the trainer computes on the
+//!   host before each step from the step counter in the state
+//!   ([`Optimizer::step_values`]). The train step stays one static graph and
+//!   a resumed run feeds the same values.
+//!
+//! The update's own tensor arithmetic follows each framework's operation
+//! order (Keras' `ops` calls, PyTorch's CPU kernels: `addcmul`
+//! `self + (value·t1)·t2`, `addcdiv` `self + (value·t1)/t2`, `lerp`), so
+//! in `f32` the Keras convention matches Keras bit for bit on simple inputs
+//! and the PyTorch convention matches PyTorch up to its kernels'
+//! vectorization (fused multiply-adds), within 1e-6 relative.
 
 mod adagrad;
 mod adam;
 mod apply;
 mod rmsprop;
+mod scalars;
 mod sgd;
+
+pub use scalars::{decimal, one_minus, StepScalar};
 
 use crate::ir::Shape;
 
@@ -279,6 +301,30 @@ impl Optimizer {
             | Kind::RmsProp { epsilon, .. }
             | Kind::Adam { epsilon, .. } => *epsilon = value,
             Kind::Sgd { .. } => self.misuse("epsilon"),
+        }
+        self
+    }
+
+    /// Sets Adam's `beta_1` and `beta_2` (PyTorch's `betas`).
+    ///
+    /// # Panics
+    /// Unless the optimizer is Adam.
+    pub fn with_betas(mut self, b1: f32, b2: f32) -> Optimizer {
+        match &mut self.kind {
+            Kind::Adam { beta_1, beta_2, .. } => (*beta_1, *beta_2) = (b1, b2),
+            _ => self.misuse("betas"),
+        }
+        self
+    }
+
+    /// Sets RMSprop's `rho` (PyTorch's `alpha`).
+    ///
+    /// # Panics
+    /// Unless the optimizer is RMSprop.
+    pub fn with_rho(mut self, value: f32) -> Optimizer {
+        match &mut self.kind {
+            Kind::RmsProp { rho, .. } => *rho = value,
+            _ => self.misuse("rho"),
         }
         self
     }

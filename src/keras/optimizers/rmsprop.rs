@@ -7,12 +7,17 @@
 //!   (eps **inside** the square root); `inc = lr·g / sqrt(denom)`; with
 //!   momentum `μ > 0`, slot `momentum`, `m = μ·m + inc; p -= m`, else `p -= inc`.
 //! - PyTorch (`torch/optim/rmsprop.py`): slot `square_avg`,
-//!   `v = α·v + (1-α)·g²`; centered adds slot `grad_avg`,
-//!   `ḡ = lerp(ḡ, g, 1-α)` and `ṽ = v - ḡ²`, else `ṽ = v`;
-//!   `avg = sqrt(ṽ) + eps` (eps **outside**); with momentum, slot
-//!   `momentum_buffer`, `b = μ·b + g/avg; p -= lr·b`, else `p -= lr·g/avg`.
+//!   `v = v·α + ((1-α)·g)·g` (`mul_(alpha).addcmul_(grad, grad, value=1 -
+//!   alpha)`); centered adds slot `grad_avg`, `ḡ = lerp(ḡ, g, 1-α)` and
+//!   `ṽ = v - ḡ²`, else `ṽ = v`; `avg = sqrt(ṽ) + eps` (eps **outside**);
+//!   with momentum, slot `momentum_buffer`, `b = b·μ + g/avg; p -= lr·b`,
+//!   else `p -= (lr·g)/avg` (`addcdiv_(grad, avg, value=-lr)`).
+//!
+//! `1-ρ` is computed in double from the decimal `ρ` and rounded once, as
+//! both frameworks do with the Python expression `1 - rho`.
 
-use super::apply::{one_minus, Rule, Shared, Slots};
+use super::apply::{one_minus, Lerp, Rule, Shared, Slots};
+use super::scalars;
 use super::Convention;
 use crate::ir::{Graph, Result, ValueId};
 
@@ -27,6 +32,8 @@ pub(super) struct RmsProp {
     convention: Convention,
     rho: ValueId,
     one_minus_rho: ValueId,
+    /// PyTorch's `lerp_(grad, 1-α)` of the centered `grad_avg`.
+    lerp: Option<Lerp>,
     epsilon: ValueId,
     /// `None` without momentum.
     momentum: Option<ValueId>,
@@ -34,12 +41,7 @@ pub(super) struct RmsProp {
 }
 
 impl RmsProp {
-    pub(super) fn new(
-        g: &mut Graph,
-        s: &Shared,
-        convention: Convention,
-        h: Hyper,
-    ) -> Result<RmsProp> {
+    pub(super) fn new(g: &mut Graph, convention: Convention, h: Hyper) -> Result<RmsProp> {
         let rho = g.scalar(h.rho)?;
         let momentum = if h.momentum > 0.0 {
             Some(g.scalar(h.momentum)?)
@@ -49,7 +51,11 @@ impl RmsProp {
         Ok(RmsProp {
             convention,
             rho,
-            one_minus_rho: one_minus(g, s, rho)?,
+            one_minus_rho: one_minus(g, h.rho)?,
+            lerp: match convention {
+                Convention::PyTorch if h.centered => Some(Lerp::new(g, scalars::one_minus(h.rho))?),
+                _ => None,
+            },
             epsilon: g.scalar(h.epsilon)?,
             momentum,
             centered: h.centered,
@@ -66,11 +72,15 @@ impl RmsProp {
     ) -> Result<ValueId> {
         let v = slots.declare(g, "velocity", 0.0)?;
         let g2 = g.square(grad)?;
-        let v_new = self.running_mean(g, v, g2)?;
+        let kept = g.mul(self.rho, v)?;
+        let added = g.mul(self.one_minus_rho, g2)?;
+        let v_new = g.add(kept, added)?;
         g.add_update(v, v_new)?;
         let denom = if self.centered {
             let a = slots.declare(g, "average_gradient", 0.0)?;
-            let a_new = self.running_mean(g, a, grad)?;
+            let kept = g.mul(self.rho, a)?;
+            let added = g.mul(self.one_minus_rho, grad)?;
+            let a_new = g.add(kept, added)?;
             g.add_update(a, a_new)?;
             let a2 = g.square(a_new)?;
             let centered = g.sub(v_new, a2)?;
@@ -79,7 +89,7 @@ impl RmsProp {
             g.add(v_new, self.epsilon)?
         };
         let root = g.sqrt(denom)?;
-        let lr_g = g.mul(s.lr, grad)?;
+        let lr_g = g.mul(s.lr(), grad)?;
         let inc = g.div(lr_g, root)?;
         let Some(mu) = self.momentum else {
             return g.sub(p, inc);
@@ -100,15 +110,19 @@ impl RmsProp {
         grad: ValueId,
     ) -> Result<ValueId> {
         let v = slots.declare(g, "square_avg", 0.0)?;
-        let g2 = g.square(grad)?;
-        let v_new = self.running_mean(g, v, g2)?;
+        // `v·α + ((1-α)·g)·g`.
+        let kept = g.mul(v, self.rho)?;
+        let scaled = g.mul(self.one_minus_rho, grad)?;
+        let added = g.mul(scaled, grad)?;
+        let v_new = g.add(kept, added)?;
         g.add_update(v, v_new)?;
         let root = if self.centered {
             let a = slots.declare(g, "grad_avg", 0.0)?;
-            // `lerp_(g, 1-α)`: `ḡ + (1-α)·(g - ḡ)`.
-            let diff = g.sub(grad, a)?;
-            let scaled = g.mul(diff, self.one_minus_rho)?;
-            let a_new = g.add(a, scaled)?;
+            let lerp = self
+                .lerp
+                .as_ref()
+                .expect("built for PyTorch's centered RMSprop");
+            let a_new = lerp.build(g, a, grad)?;
             g.add_update(a, a_new)?;
             let a2 = g.square(a_new)?;
             let centered = g.sub(v_new, a2)?;
@@ -117,26 +131,23 @@ impl RmsProp {
             g.sqrt(v_new)?
         };
         let avg = g.add(root, self.epsilon)?;
-        let ratio = g.div(grad, avg)?;
-        let direction = match self.momentum {
+        let step = match self.momentum {
+            // `buf.mul_(μ).addcdiv_(grad, avg)`, `param.add_(buf, alpha=-lr)`.
             Some(mu) => {
                 let b = slots.declare(g, "momentum_buffer", 0.0)?;
                 let mu_b = g.mul(b, mu)?;
+                let ratio = g.div(grad, avg)?;
                 let b_new = g.add(mu_b, ratio)?;
                 g.add_update(b, b_new)?;
-                b_new
+                g.mul(b_new, s.lr())?
             }
-            None => ratio,
+            // `param.addcdiv_(grad, avg, value=-lr)`: `p + (-lr·g)/avg`.
+            None => {
+                let lr_g = g.mul(s.lr(), grad)?;
+                g.div(lr_g, avg)?
+            }
         };
-        let step = g.mul(direction, s.lr)?;
         g.sub(p, step)
-    }
-
-    /// `ρ·mean + (1-ρ)·x`.
-    fn running_mean(&self, g: &mut Graph, mean: ValueId, x: ValueId) -> Result<ValueId> {
-        let kept = g.mul(self.rho, mean)?;
-        let added = g.mul(self.one_minus_rho, x)?;
-        g.add(kept, added)
     }
 }
 

@@ -50,13 +50,13 @@ impl Rule for Sgd {
         grad: ValueId,
     ) -> Result<ValueId> {
         let Some(mu) = self.momentum else {
-            let step = g.mul(grad, s.lr)?;
+            let step = g.mul(grad, s.lr())?;
             return g.sub(p, step);
         };
         match self.convention {
             Convention::Keras => {
                 let v = slots.declare(g, "momentum", 0.0)?;
-                let lr_g = g.mul(grad, s.lr)?;
+                let lr_g = g.mul(grad, s.lr())?;
                 let mu_v = g.mul(v, mu)?;
                 let v_new = g.sub(mu_v, lr_g)?;
                 g.add_update(v, v_new)?;
@@ -79,7 +79,7 @@ impl Rule for Sgd {
                 } else {
                     b_new
                 };
-                let step = g.mul(direction, s.lr)?;
+                let step = g.mul(direction, s.lr())?;
                 g.sub(p, step)
             }
         }

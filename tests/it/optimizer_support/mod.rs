@@ -2,13 +2,20 @@
 //! declared `#[macro_use]` in `main.rs` (ahead of the tests, so the `golden!`
 //! macro is in scope for them) and used as `crate::optimizer_support`.
 //!
-//! - [`run`] builds an optimizer as IR (`param %w`, `input %g`, `input %lr`,
-//!   `state %step`) and steps it on the reference interpreter in f64 or f32
-//!   over a fixed gradient sequence, recording the param and every slot;
+//! - [`run`] builds an optimizer as IR (`param %w`, `input %g`, the
+//!   optimizer's step-scalar inputs, `state %step`) and steps it on the
+//!   reference interpreter in f64 or f32 over a gradient sequence, feeding
+//!   the step scalars the trainer would, and records the param and every
+//!   slot;
 //! - [`check`] compares both precisions step by step against
-//!   [`reference`], an independent plain-f64 implementation of the published
-//!   Keras 3 / PyTorch 2.x formulas (see `reference.rs`);
-//! - `golden!` turns `name: optimizer;` lines into one `#[test]` each.
+//!   [`reference`], an independent implementation of the Keras 3 / PyTorch
+//!   2.x updates in each framework's own arithmetic (see `reference.rs`):
+//!   the f64 run against the reference in f64 to 1e-12, the f32 run
+//!   against the reference in f32 bit for bit (Keras) or to 1e-6 (PyTorch,
+//!   whose CPU kernels may fuse multiply-adds);
+//! - `golden!` turns `name: optimizer;` lines into one `#[test]` each, over
+//!   [`GRADS`], and `golden_long!` over [`LONG_STEPS`] steps cycling
+//!   through them (so `β₂ = 0.9999` reaches `1 - β₂ᵗ` far from 0 and from 1).
 
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
@@ -20,7 +27,7 @@ use std::collections::BTreeMap;
 use ndarray::{ArrayD, IxDyn};
 use triceratops::ir::interp::{evaluate, Inputs, Scalar};
 use triceratops::ir::{verify, Graph, Shape};
-use triceratops::keras::optimizers::{Optimizer, SlotInit};
+use triceratops::keras::optimizers::{Convention, Optimizer, SlotInit};
 
 use reference::reference;
 
@@ -36,6 +43,14 @@ pub const GRADS: [[f64; 4]; 6] = [
     [-1.1, 2.2, -1e-4, 12.0],
     [0.9, -0.1, 2e-4, 55.0],
 ];
+
+/// Steps of the long golden runs.
+pub const LONG_STEPS: usize = 1000;
+
+/// [`GRADS`] repeated for `steps` steps.
+pub fn cycled(steps: usize) -> Vec<[f64; 4]> {
+    GRADS.iter().cycle().take(steps).copied().collect()
+}
 
 /// The param and every slot after a step; slots keyed by full name.
 #[derive(Clone, Debug)]
@@ -68,15 +83,15 @@ impl Float for f64 {
     }
 }
 
-/// `param %w: f32[4]`, `input %g`, `input %lr`, `state %step` with
+/// `param %w: f32[4]`, `input %g`, the step scalars, `state %step` with
 /// `update step <- step + 1`, and the optimizer's updates.
 fn build(opt: &Optimizer) -> (Graph, Vec<SlotInit>) {
     let mut g = Graph::new("train_step");
     let w = g.param("w", [4]).unwrap();
     let grad = g.input("g", [4]).unwrap();
-    let lr = g.input("lr", Shape::scalar()).unwrap();
+    let scalars = opt.declare_step_inputs(&mut g).unwrap();
     let step = g.state("step", Shape::scalar()).unwrap();
-    let slots = opt.apply(&mut g, lr, step, &[(w, grad)]).unwrap();
+    let slots = opt.apply(&mut g, &scalars, &[(w, grad)]).unwrap();
     let one = g.scalar(1.0).unwrap();
     let next = g.add(step, one).unwrap();
     g.add_update(step, next).unwrap();
@@ -99,15 +114,20 @@ pub fn run<T: Float>(opt: &Optimizer, grads: &[[f64; 4]]) -> Vec<State> {
     let (g, inits) = build(opt);
     let mut inputs: Inputs<T> = Inputs::new();
     inputs.insert("w".into(), array(&[4], &W0));
-    inputs.insert("lr".into(), array(&[], &[opt.learning_rate as f64]));
     inputs.insert("step".into(), array(&[], &[0.0]));
     for s in &inits {
         let init = vec![s.value as f64; s.shape.numel()];
         inputs.insert(s.name.clone(), array(s.shape.dims(), &init));
     }
     let mut states = Vec::new();
-    for grad in grads {
+    for (k, grad) in grads.iter().enumerate() {
         inputs.insert("g".into(), array(&[4], grad));
+        // What the trainer feeds, from the step counter.
+        let step = inputs["step"][[]].to() as u64;
+        assert_eq!(step, k as u64);
+        for (s, v) in opt.step_scalars().into_iter().zip(opt.step_values(step)) {
+            inputs.insert(s.name().into(), array(&[], &[v as f64]));
+        }
         let eval = evaluate(&g, &inputs).unwrap();
         let updated: Vec<(String, ArrayD<T>)> = eval
             .updates()
@@ -164,9 +184,34 @@ fn assert_trajectory(label: &str, actual: &[State], expected: &[State], tol: f64
     }
 }
 
-/// The optimizer's f64 and f32 runs against the reference, step by step.
-pub fn check(opt: Optimizer) {
-    let expected = reference(&opt, &GRADS);
+/// Every step's param and slots have exactly the same bits.
+fn assert_bit_exact(label: &str, actual: &[State], expected: &[State]) {
+    assert_eq!(actual.len(), expected.len());
+    for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.w), bits(&e.w), "{label} w at step {}", k + 1);
+        assert_eq!(
+            a.slots.keys().collect::<Vec<_>>(),
+            e.slots.keys().collect::<Vec<_>>()
+        );
+        for (name, values) in &e.slots {
+            assert_eq!(
+                bits(&a.slots[name]),
+                bits(values),
+                "{label} {name} at step {}: got {:?}, expected {values:?}",
+                k + 1,
+                a.slots[name]
+            );
+        }
+    }
+}
+
+/// The optimizer's runs over `grads` against the reference, step by step:
+/// in f64 to 1e-12 of the reference in f64; in f32 within `f32_vs_f64` of
+/// the reference in f64, and bit for bit (Keras) or to 1e-6 (PyTorch) of
+/// the reference in f32, i.e. of the framework's own arithmetic.
+pub fn check_over(opt: Optimizer, grads: &[[f64; 4]], f32_vs_f64: f64) {
+    let expected = reference::<f64>(&opt, grads);
     let moved = expected
         .last()
         .unwrap()
@@ -178,16 +223,29 @@ pub fn check(opt: Optimizer) {
     let label = format!("{opt:?}");
     assert_trajectory(
         &format!("f64 {label}"),
-        &run::<f64>(&opt, &GRADS),
+        &run::<f64>(&opt, grads),
         &expected,
         1e-12,
     );
-    assert_trajectory(
-        &format!("f32 {label}"),
-        &run::<f32>(&opt, &GRADS),
-        &expected,
-        1e-5,
-    );
+    let f32_run = run::<f32>(&opt, grads);
+    assert_trajectory(&format!("f32 {label}"), &f32_run, &expected, f32_vs_f64);
+    let framework = reference::<f32>(&opt, grads);
+    let label = format!("f32 {label} against the framework's f32 arithmetic");
+    match opt.convention {
+        Convention::Keras => assert_bit_exact(&label, &f32_run, &framework),
+        Convention::PyTorch => assert_trajectory(&label, &f32_run, &framework, 1e-6),
+    }
+}
+
+/// [`check_over`] on the six steps of [`GRADS`].
+pub fn check(opt: Optimizer) {
+    check_over(opt, &GRADS, 1e-5);
+}
+
+/// [`check_over`] on [`LONG_STEPS`] steps: f32 drifts up to 1e-4 from f64
+/// over 1000 steps, while the f32 checks against the framework stay exact.
+pub fn check_long(opt: Optimizer) {
+    check_over(opt, &cycled(LONG_STEPS), 1e-4);
 }
 
 /// One `#[test]` per `name: optimizer;` line, each calling [`check`] (which
@@ -200,6 +258,20 @@ macro_rules! golden {
             #[test]
             fn $name() {
                 check($opt);
+            }
+        )*
+    };
+}
+
+/// One `#[test]` per `name: optimizer;` line, each calling [`check_long`]
+/// (which the including file imports).
+#[allow(unused_macros)]
+macro_rules! golden_long {
+    ($($name:ident: $opt:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_long($opt);
             }
         )*
     };
