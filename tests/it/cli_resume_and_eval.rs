@@ -225,3 +225,53 @@ fn relative_data_paths_work_from_another_folder_and_errors_say_where_they_came_f
     );
     assert!(err.contains(&crate::cli_support::path_str(&data)), "{err}");
 }
+
+/// A little-endian f32 `.npy` file of shape `[n, 1]`.
+fn npy_column(values: &[f32]) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, 1), }}",
+        values.len()
+    );
+    // Magic, version, header length, header padded so the data is 64-aligned.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+#[test]
+fn non_finite_data_is_a_load_error_naming_file_sample_and_part() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    let xs: Vec<f32> = (0..10).map(|i| i as f32 / 10.0).collect();
+    let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+    std::fs::write(dir.path().join("y.npy"), npy_column(&ys)).unwrap();
+    // 10 samples, split 0.2: samples 0-7 train, 8-9 validate.
+    for (index, value, part, what) in [
+        (3, f32::NAN, "train", "NaN"),
+        (9, f32::INFINITY, "validation", "inf"),
+    ] {
+        let mut bad = xs.clone();
+        bad[index] = value;
+        std::fs::write(dir.path().join("x.npy"), npy_column(&bad)).unwrap();
+        rejected_in(
+            d,
+            &[
+                "train",
+                "--model",
+                "linreg",
+                "--data",
+                "npy:x.npy,y.npy",
+                "--save",
+                "L.safetensors",
+            ],
+            &["x.npy", &format!("sample {index} ({part} part)"), what],
+        );
+        assert!(!dir.path().join("L.safetensors").exists());
+    }
+}
