@@ -25,6 +25,7 @@ mod data_cifar;
 mod data_fuzz;
 mod data_idx;
 mod data_npy;
+mod data_specs;
 mod grad_snapshots;
 mod keras_init_and_dropout;
 mod keras_json;
