@@ -38,6 +38,7 @@ mod optimizers_adam;
 mod optimizers_api;
 mod optimizers_rmsprop;
 mod optimizers_sgd_adagrad;
+mod plot_output;
 mod train_step_snapshots;
 mod training_failures;
 mod training_fit_semantics;
