@@ -10,7 +10,7 @@
 //! - [`backend`]: what runs graphs (the interpreter today), bound by
 //!   position and updating the state store in place;
 //! - [`train`]: `fit`, `evaluate`, `predict`; [`checkpoint`]: save/load;
-//! - [`data`]: data-set loaders.
+//! - [`data`]: data-set loaders; [`output`]: safe writes of output files.
 //!
 //! Features: `cli` (default; the `triceratops` binary, with `plot`) and
 //! `plot` (loss curves). `default-features = false` keeps the library free
@@ -25,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod keras;
 pub mod models;
+pub mod output;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod state;

@@ -1,12 +1,42 @@
 //! Training curves with plotters, as SVG or PNG by the file's extension.
+//!
+//! - Text is drawn with DejaVu Sans embedded in the library
+//!   (`assets/fonts/`), registered with plotters' `ab_glyph` font support:
+//!   no system font (fontconfig, freetype) is looked up or needed.
+//! - A plot is drawn in memory and written atomically
+//!   ([`crate::output::write_atomically`]): a failure leaves an earlier plot
+//!   at the same path intact and no temporary file behind.
+//! - Errors are [`Error::Data`] naming the plot file, in sentences:
+//!   `cannot write plot: permission denied (os error 13)`.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::output::write_atomically;
 use crate::train::History;
+
+/// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/README.md`).
+pub const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// The font family plotters' default text style asks for.
+const FAMILY: &str = "sans-serif";
+
+/// Registers [`FONT`] as plotters' `sans-serif` (once per process); an
+/// error if the embedded bytes were not a font.
+pub fn register_font() -> std::result::Result<(), String> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("the embedded font (DejaVu Sans) could not be loaded".into())
+    }
+}
 
 /// Named curves over epochs 1..=n.
 pub type Series = Vec<(String, Vec<f32>)>;
@@ -26,6 +56,17 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Data {
         path: path.to_path_buf(),
         message: format!("cannot draw plot: {e}"),
+    }
+}
+
+/// A plotters error as a sentence. Drawing in memory cannot fail on I/O, so
+/// what is left are font and layout problems; their `Display` is plotters'
+/// own and is kept short.
+fn plotters_error(e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
     }
 }
 
@@ -57,21 +98,21 @@ fn chart<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(1f32..epochs.max(2) as f32, (lo - pad)..(hi + pad))
-        .map_err(|e| e.to_string())?;
+        .map_err(plotters_error)?;
     c.configure_mesh()
         .x_labels(epochs.clamp(2, 10))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("epoch")
         .y_desc(y_label)
         .draw()
-        .map_err(|e| e.to_string())?;
+        .map_err(plotters_error)?;
     for (i, (name, values)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points = values.iter().enumerate().map(|(e, &v)| ((e + 1) as f32, v));
         c.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| e.to_string())?;
+            .map_err(plotters_error)?;
         c.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))
-            .map_err(|e| e.to_string())?
+            .map_err(plotters_error)?
             .label(name.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
@@ -81,30 +122,61 @@ fn chart<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| e.to_string())
+        .map_err(plotters_error)
 }
 
-/// Draws `panels` (title, y label, series) side by side into `path`.
+/// Draws `panels` (title, y label, series) side by side into `path`, an
+/// `.svg` or `.png` file, replacing it atomically.
 pub fn draw(path: &Path, panels: &[(&str, &str, Series)]) -> Result<()> {
     let size = (560 * panels.len().max(1) as u32, 420);
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("svg") => draw_all(SVGBackend::new(path, size).into_drawing_area(), panels),
-        Some("png") => draw_all(BitMapBackend::new(path, size).into_drawing_area(), panels),
+    let svg = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => true,
+        Some("png") => false,
         _ => return Err(fail(path, "use a .svg or .png file name")),
-    }
-    .map_err(|e| fail(path, e))
+    };
+    register_font().map_err(|e| fail(path, e))?;
+    let bytes = if svg {
+        let mut text = String::new();
+        draw_all(
+            SVGBackend::with_string(&mut text, size).into_drawing_area(),
+            panels,
+        )
+        .map_err(|e| fail(path, e))?;
+        text.into_bytes()
+    } else {
+        let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+        draw_all(
+            BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area(),
+            panels,
+        )
+        .map_err(|e| fail(path, e))?;
+        encode_png(&rgb, size).map_err(|e| fail(path, format!("cannot encode PNG: {e}")))?
+    };
+    write_atomically(path, "plot", &bytes)
 }
 
 fn draw_all<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     panels: &[(&str, &str, Series)],
 ) -> std::result::Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    root.fill(&WHITE).map_err(plotters_error)?;
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, (title, y, series)) in areas.iter().zip(panels) {
         chart(area, title, y, series)?;
     }
-    root.present().map_err(|e| e.to_string())
+    root.present().map_err(plotters_error)
+}
+
+/// RGB pixels as a PNG file's bytes.
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 /// Loss and (if recorded) accuracy curves, training and validation.

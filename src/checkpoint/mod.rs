@@ -5,10 +5,9 @@
 //! of every tensor — all that `eval`, `predict` and an exact resume need,
 //! verified on load. The metadata records are versioned ([`current`]);
 //! version-2 ([`record`]) and version-1 ([`legacy`]) files still load.
-//! Files are written atomically ([`atomic`]), and two identical runs write
-//! byte-identical files.
+//! Files are written atomically ([`crate::output::write_atomically`]), and
+//! two identical runs write byte-identical files.
 
-mod atomic;
 mod current;
 mod legacy;
 mod record;
@@ -20,8 +19,6 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use record::{CompileRecord, ExactF32, LossRecord, OptimizerRecord, RngRecord};
-
-pub use atomic::folder;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -119,8 +116,7 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings, history: &History) ->
         .map_err(|e| data_error(path, format!("cannot encode tensors: {e}")))?;
     let encoded = safetensors::serialize(views, Some(meta))
         .map_err(|e| data_error(path, format!("cannot encode checkpoint: {e}")))?;
-    atomic::write_atomically(path, &encoded)
-        .map_err(|e| data_error(path, format!("cannot write checkpoint: {e}")))
+    crate::output::write_atomically(path, "checkpoint", &encoded)
 }
 
 fn json<T: serde::Serialize>(record: &T) -> String {

@@ -1,80 +1,319 @@
 //! `--data` specs: bundled data by name, or files by format.
 //!
-//! | spec | data |
-//! | --- | --- |
-//! | `mnist` | the bundled real MNIST test set (10,000 digits, 28x28) |
-//! | `mnist32` | the same, zero-padded to 32x32 and repeated over 3 channels |
-//! | `line` | 256 samples of `y = 2x + 1` plus a small deterministic wiggle |
-//! | `idx:IMAGES,LABELS` | MNIST or Fashion-MNIST IDX files (gzipped or not) |
-//! | `cifar10:BATCH[,BATCH...]` | CIFAR-10 binary batches |
-//! | `npy:X,Y` | NumPy arrays; integer class labels in `Y` are one-hot encoded |
+//! | spec | data | default `--scale` |
+//! | --- | --- | --- |
+//! | `mnist` | the bundled real MNIST test set (10,000 digits, 28x28), embedded in the binary | `1/255` |
+//! | `mnist32` | the same, zero-padded to 32x32 and repeated over 3 channels | `1/255` |
+//! | `line` | 256 samples of `y = 2x + 1` plus a small deterministic wiggle | `none` |
+//! | `idx:IMAGES,LABELS` | MNIST or Fashion-MNIST IDX files (gzipped or not) | `1/255` |
+//! | `cifar10:BATCH[,BATCH...]` | CIFAR-10 binary batches | `1/255` |
+//! | `npy:X,Y` | NumPy arrays; integer class labels in `Y` are one-hot encoded | `none` |
+//!
+//! The scale ([`Scale`]: `none` or `1/N`) applies to the inputs only, as
+//! `x.astype("float32") / N` does in Keras code; the defaults are those of
+//! [`default_scale`]. NPY data is taken as stored unless a scale is given,
+//! so `npy:` files of `uint8` pixels want `--scale 1/255`.
 //!
 //! The samples are then fitted to the model's input shape: a channels-last
 //! image is transposed for a channels-first model, and otherwise any shape
 //! with the same number of elements is reshaped (28x28 -> 784).
+//!
+//! A data set with no samples is an [`Error::Data`] naming its inputs file;
+//! [`check_finite`] refuses NaN and infinite values with the file, the
+//! sample and the part (train or validation) that holds them.
 
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 
 use ndarray::{Array1, ArrayD, Axis, IxDyn};
 
-use crate::data::{self, Dataset};
+use crate::data::{self, bundled, Dataset, Scale};
 use crate::error::{Error, Result};
 use crate::keras::DataFormat;
 
-fn bundled_mnist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+/// What a spec names.
+enum Source {
+    Mnist,
+    Mnist32,
+    Line,
+    Idx { images: PathBuf, labels: PathBuf },
+    Cifar10(Vec<PathBuf>),
+    Npy { x: PathBuf, y: PathBuf },
+}
+
+fn paths(spec: &str, rest: &str) -> Result<Vec<PathBuf>> {
+    let parts: Vec<&str> = rest.split(',').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::Config(format!(
+            "data spec `{spec}` has an empty file name"
+        )));
+    }
+    Ok(parts.into_iter().map(PathBuf::from).collect())
 }
 
 fn two_paths(spec: &str, rest: &str) -> Result<(PathBuf, PathBuf)> {
-    match rest.split_once(',') {
-        Some((a, b)) => Ok((PathBuf::from(a), PathBuf::from(b))),
-        None => Err(Error::Config(format!(
+    match paths(spec, rest)?.as_slice() {
+        [a, b] => Ok((a.clone(), b.clone())),
+        _ => Err(Error::Config(format!(
             "data spec `{spec}` needs two comma-separated files"
         ))),
     }
 }
 
+impl Source {
+    fn parse(spec: &str) -> Result<Source> {
+        if let Some(rest) = spec.strip_prefix("idx:") {
+            let (images, labels) = two_paths(spec, rest)?;
+            return Ok(Source::Idx { images, labels });
+        }
+        if let Some(rest) = spec.strip_prefix("cifar10:") {
+            return Ok(Source::Cifar10(paths(spec, rest)?));
+        }
+        if let Some(rest) = spec.strip_prefix("npy:") {
+            let (x, y) = two_paths(spec, rest)?;
+            return Ok(Source::Npy { x, y });
+        }
+        match spec {
+            "mnist" => Ok(Source::Mnist),
+            "mnist32" => Ok(Source::Mnist32),
+            "line" => Ok(Source::Line),
+            other => Err(Error::Config(format!(
+                "unknown data `{other}`: use mnist, mnist32, line, idx:IMAGES,LABELS, cifar10:FILES or npy:X,Y"
+            ))),
+        }
+    }
+
+    fn default_scale(&self) -> Scale {
+        match self {
+            Source::Mnist | Source::Mnist32 | Source::Idx { .. } | Source::Cifar10(_) => {
+                Scale::BYTE
+            }
+            Source::Line | Source::Npy { .. } => Scale::None,
+        }
+    }
+
+    /// The file holding the inputs (`targets: false`) or the targets of
+    /// sample `index`, with the record's index within that file where it is
+    /// not the sample's; `None` for generated data.
+    fn file_of(&self, index: usize, targets: bool) -> Option<(PathBuf, Option<usize>)> {
+        let pick = |x: &PathBuf, y: &PathBuf| Some((if targets { y } else { x }.clone(), None));
+        match self {
+            Source::Line => None,
+            Source::Mnist | Source::Mnist32 => Some((
+                bundled::name(if targets {
+                    "t10k-labels-idx1-ubyte.gz"
+                } else {
+                    "t10k-images-idx3-ubyte.gz"
+                }),
+                None,
+            )),
+            Source::Idx { images, labels } => pick(images, labels),
+            Source::Npy { x, y } => pick(x, y),
+            Source::Cifar10(paths) => {
+                // Labels and images share the records of the batch files.
+                let mut start = 0;
+                for path in paths {
+                    let records = std::fs::metadata(path)
+                        .map_or(0, |m| m.len() as usize / data::cifar::RECORD_BYTES);
+                    if index - start < records {
+                        return Some((path.clone(), Some(index - start)));
+                    }
+                    start += records;
+                }
+                paths.last().map(|p| (p.clone(), None))
+            }
+        }
+    }
+}
+
+/// The scale `load(spec, _, None)` applies: `1/255` for the image
+/// formats (`mnist`, `mnist32`, `idx:`, `cifar10:`), `none` for `npy:` and
+/// `line` (and for an unknown spec, which [`load`] refuses).
+pub fn default_scale(spec: &str) -> Scale {
+    Source::parse(spec).map_or(Scale::None, |s| s.default_scale())
+}
+
 /// Loads the data a spec names (before fitting it to a model). `classes`
 /// is the model's class count when its targets are classes: IDX labels are
 /// one-hot encoded with it (10 when not given), NPY integer labels too
-/// (kept as stored when not given).
-pub fn load_old(spec: &str, classes: Option<usize>) -> Result<Dataset> {
-    if let Some(rest) = spec.strip_prefix("idx:") {
-        let (images, labels) = two_paths(spec, rest)?;
-        return data::load_idx_dataset(&images, &labels, classes.unwrap_or(10));
-    }
-    if let Some(rest) = spec.strip_prefix("cifar10:") {
-        let paths: Vec<PathBuf> = rest.split(',').map(PathBuf::from).collect();
-        return data::cifar::load_cifar10_batches(&paths, DataFormat::ChannelsLast);
-    }
-    if let Some(rest) = spec.strip_prefix("npy:") {
-        let (x, y) = two_paths(spec, rest)?;
-        return data::npy::load_npy_dataset(&x, &y, classes);
-    }
-    match spec {
-        "mnist" => data::mnist_test_set(&bundled_mnist()),
-        "mnist32" => {
-            let d = data::mnist_test_set(&bundled_mnist())?;
+/// (kept as stored when not given). `scale` divides the inputs; `None` is
+/// the format's default ([`default_scale`]). The default scales give the
+/// same values, bit for bit, as the loaders did before `--scale` existed.
+///
+/// A data set with no samples is an [`Error::Data`] naming its inputs file.
+pub fn load(spec: &str, classes: Option<usize>, scale: Option<Scale>) -> Result<Dataset> {
+    let source = Source::parse(spec)?;
+    let scale = scale.unwrap_or_else(|| source.default_scale());
+    let data = match &source {
+        Source::Idx { images, labels } => {
+            data::load_idx_dataset_scaled(images, labels, classes.unwrap_or(10), scale)?
+        }
+        Source::Cifar10(paths) => {
+            data::cifar::load_cifar10_batches_scaled(paths, DataFormat::ChannelsLast, scale)?
+        }
+        Source::Npy { x, y } => {
+            let mut d = data::npy::load_npy_dataset(x, y, classes)?;
+            scale.apply_all(&mut d.x);
+            d
+        }
+        Source::Mnist => bundled::mnist(scale)?,
+        Source::Mnist32 => {
+            let d = bundled::mnist(scale)?;
             let padded = data::pad_images(&d.x, 2).insert_axis(Axis(3));
             let n = padded.shape()[0];
             let x = padded
                 .broadcast(IxDyn(&[n, 32, 32, 3]))
                 .expect("one channel repeats to three")
                 .to_owned();
-            Ok(Dataset { x, y: d.y })
+            Dataset { x, y: d.y }
         }
-        "line" => {
+        Source::Line => {
             let x = Array1::linspace(-1.0f32, 1.0, 256);
             let y = x.mapv(|v| 2.0 * v + 1.0)
                 + Array1::from_shape_fn(256, |i| 0.05 * (7.0 * i as f32).sin());
-            Ok(Dataset {
-                x: x.insert_axis(Axis(1)).into_dyn(),
+            let mut x = x.insert_axis(Axis(1)).into_dyn();
+            scale.apply_all(&mut x);
+            Dataset {
+                x,
                 y: y.insert_axis(Axis(1)).into_dyn(),
-            })
+            }
         }
-        other => Err(Error::Config(format!(
-            "unknown data `{other}`: use mnist, mnist32, line, idx:IMAGES,LABELS, cifar10:FILES or npy:X,Y"
-        ))),
+    };
+    if data.is_empty() {
+        let (path, _) = source
+            .file_of(0, false)
+            .expect("generated data has samples");
+        return Err(Error::Data {
+            path,
+            message: format!(
+                "no samples: the inputs have shape {:?}, with 0 along the sample axis",
+                data.x.shape()
+            ),
+        });
+    }
+    Ok(data)
+}
+
+/// The spec with each file path made absolute (against the current
+/// folder, without resolving symbolic links), so that a checkpoint that
+/// records it finds the same files when resumed from another folder.
+/// Built-in names (`mnist`, `mnist32`, `line`) are returned unchanged.
+///
+/// Errors ([`Error::Config`]): an invalid spec (as [`load`] says), a path
+/// that cannot be made absolute, or one that would not fit in a spec once
+/// absolute (not UTF-8, or holding a comma).
+pub fn absolute_spec(spec: &str) -> Result<String> {
+    let absolute = |p: &PathBuf| -> Result<String> {
+        let abs = std::path::absolute(p).map_err(|e| {
+            Error::Config(format!(
+                "data file {}: cannot make the path absolute: {e}",
+                p.display()
+            ))
+        })?;
+        match abs.to_str() {
+            Some(s) if !s.contains(',') => Ok(s.to_string()),
+            Some(s) => Err(Error::Config(format!(
+                "data file {s}: a path with a comma cannot be written in a data spec"
+            ))),
+            None => Err(Error::Config(format!(
+                "data file {}: the absolute path is not UTF-8",
+                abs.display()
+            ))),
+        }
+    };
+    Ok(match Source::parse(spec)? {
+        Source::Mnist | Source::Mnist32 | Source::Line => spec.to_string(),
+        Source::Idx { images, labels } => {
+            format!("idx:{},{}", absolute(&images)?, absolute(&labels)?)
+        }
+        Source::Npy { x, y } => format!("npy:{},{}", absolute(&x)?, absolute(&y)?),
+        Source::Cifar10(paths) => {
+            let abs: Vec<String> = paths.iter().map(absolute).collect::<Result<_>>()?;
+            format!("cifar10:{}", abs.join(","))
+        }
+    })
+}
+
+/// Which part of a split data set samples belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Train,
+    Validation,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Train => "train",
+            Part::Validation => "validation",
+        })
+    }
+}
+
+/// Refuses NaN and infinite values in `data`, the `part` of the data `spec`
+/// loaded whose first sample is sample `first_index` of the loaded file(s).
+///
+/// The error names the first sample (lowest index; inputs before targets)
+/// that holds one, e.g. `sample 8123 (validation part) holds NaN in its
+/// inputs`: an [`Error::Data`] naming the file that holds it (the inputs or
+/// targets file; for `cifar10:` the batch file, with the record's index in
+/// it; for `mnist` the embedded file), or an [`Error::Config`] for generated
+/// data (`line`). An invalid spec is an [`Error::Config`].
+pub fn check_finite(spec: &str, data: &Dataset, part: Part, first_index: usize) -> Result<()> {
+    let all_finite = |a: &ArrayD<f32>| a.iter().all(|v| v.is_finite());
+    if all_finite(&data.x) && all_finite(&data.y) {
+        return Ok(());
+    }
+    let source = Source::parse(spec)?;
+    let first_bad = |a: &ArrayD<f32>, i: usize| {
+        (a.ndim() > 0 && i < a.shape()[0])
+            .then(|| {
+                a.index_axis(Axis(0), i)
+                    .iter()
+                    .copied()
+                    .find(|v| !v.is_finite())
+            })
+            .flatten()
+    };
+    let n = data.x.shape().first().max(data.y.shape().first());
+    let n = n.copied().unwrap_or(0);
+    for i in 0..n {
+        let found = match (first_bad(&data.x, i), first_bad(&data.y, i)) {
+            (Some(v), _) => (v, false),
+            (None, Some(v)) => (v, true),
+            (None, None) => continue,
+        };
+        return Err(non_finite(spec, &source, part, first_index + i, found));
+    }
+    // Arrays without a sample axis: not from a loader, but not finite either.
+    Err(Error::Config(format!(
+        "data `{spec}` ({part} part) holds values that are not finite"
+    )))
+}
+
+fn non_finite(
+    spec: &str,
+    source: &Source,
+    part: Part,
+    index: usize,
+    (value, targets): (f32, bool),
+) -> Error {
+    let what = if value.is_nan() {
+        "NaN".to_string()
+    } else {
+        value.to_string() // inf or -inf
+    };
+    let place = if targets { "targets" } else { "inputs" };
+    let message = format!("sample {index} ({part} part) holds {what} in its {place}");
+    match source.file_of(index, targets) {
+        Some((path, record)) => Error::Data {
+            path,
+            message: match record {
+                Some(r) if r != index => format!("{message} (record {r} of this file)"),
+                _ => message,
+            },
+        },
+        None => Error::Config(format!("data `{spec}`: {message}")),
     }
 }
 
@@ -155,29 +394,5 @@ mod tests {
         // Same element count, but a reshape would scramble the image.
         assert!(conform(x, &[14, 56]).is_err());
         assert!(conform(iota(&[1, 3, 4, 5]), &[4, 3, 5]).is_err());
-    }
-}
-
-// MERGE-SHIM: replaced by the data-hardening branch.
-pub use shim::*;
-mod shim {
-    use super::*;
-    #[derive(Clone, Copy, Debug)]
-    pub enum Part {
-        Train,
-        Validation,
-    }
-    pub fn check_finite(_: &str, _: &Dataset, _: Part, _: usize) -> Result<()> {
-        Ok(())
-    }
-    pub fn load(
-        spec: &str,
-        classes: Option<usize>,
-        _: Option<crate::data::Scale>,
-    ) -> Result<Dataset> {
-        super::load_old(spec, classes)
-    }
-    pub fn absolute_spec(spec: &str) -> Result<String> {
-        Ok(spec.to_string())
     }
 }

@@ -5,13 +5,13 @@ use std::path::Path;
 
 use ndarray::{Axis, Slice};
 
-use super::data::{absolute_spec, check_finite, Part};
-use super::partition::{partition, prepare, recorded_in, Parts};
+use super::data::{absolute_spec, Part};
+use super::partition::{parse_scale, partition, prepare, recorded_in, Parts};
 use super::stdout::{line, outln};
 use super::Split;
 use crate::backend::Interpreter;
 use crate::checkpoint::{self, RunSettings};
-use crate::data::{Dataset, Scale};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::train::Model;
 
@@ -99,16 +99,8 @@ fn other_data(
              --data is used whole; drop --split or --data"
         )));
     }
-    let scale = recorded
-        .scale
-        .as_deref()
-        .map(|t| {
-            t.parse::<Scale>()
-                .map_err(|e| Error::Config(format!("--scale {t}: {e}")))
-        })
-        .transpose()?;
-    let data = prepare(spec, model, scale, None)?;
-    check_finite(spec, &data, Part::Validation, 0)?;
+    let scale = parse_scale(recorded.scale.as_deref())?;
+    let data = prepare(spec, model, scale, Part::Validation)?;
     Ok(Chosen {
         data,
         label: format!("{{n}} samples of {spec}"),

@@ -25,21 +25,23 @@ pub struct Parts {
 }
 
 /// The training and validation parts `settings` describe, fitted to `model`.
+/// Values are checked for NaN and infinity as loaded (before labels become
+/// class indices, which would hide a NaN target).
 pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
     let Some(spec) = settings.data.as_deref() else {
         return Err(Error::Config(
             "--data is required: this model has no data of its own".into(),
         ));
     };
-    let scale = scale(settings)?;
-    let data = prepare(spec, model, scale, settings.limit)?;
+    let scale = parse_scale(settings.scale.as_deref())?;
+    let data = load_limited(spec, model, scale, settings.limit)?;
     if let Some(vspec) = settings.validation_data.as_deref() {
         check_finite(spec, &data, Part::Train, 0)?;
-        let validation = prepare(vspec, model, scale, None)?;
+        let validation = load_limited(vspec, model, scale, None)?;
         check_finite(vspec, &validation, Part::Validation, 0)?;
         return Ok(Parts {
-            train: data,
-            validation: Some(validation),
+            train: fit_to_model(data, model)?,
+            validation: Some(fit_to_model(validation, model)?),
             validation_start: 0,
         });
     }
@@ -54,19 +56,70 @@ pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
     }
     let (train, validation) = data.split_at(keep);
     check_finite(spec, &train, Part::Train, 0)?;
-    if validation.is_empty() {
-        return Ok(Parts {
-            train,
-            validation: None,
-            validation_start: keep,
-        });
-    }
     check_finite(spec, &validation, Part::Validation, keep)?;
     Ok(Parts {
-        train,
-        validation: Some(validation),
+        train: fit_to_model(train, model)?,
+        validation: if validation.is_empty() {
+            None
+        } else {
+            Some(fit_to_model(validation, model)?)
+        },
         validation_start: keep,
     })
+}
+
+/// A `--scale` text (`None`: the format's default).
+pub fn parse_scale(text: Option<&str>) -> Result<Option<Scale>> {
+    text.map(|t| {
+        t.parse::<Scale>()
+            .map_err(|e| Error::Config(format!("--scale: {e}")))
+    })
+    .transpose()
+}
+
+/// Loads all of a data spec, fitted to `model` (other data for `eval` and
+/// `predict`), checked for NaN and infinity.
+pub fn prepare(spec: &str, model: &Model, scale: Option<Scale>, part: Part) -> Result<Dataset> {
+    let data = load_limited(spec, model, scale, None)?;
+    check_finite(spec, &data, part, 0)?;
+    fit_to_model(data, model)
+}
+
+/// Loads a data spec and keeps its first `limit` samples, with class
+/// labels one-hot (or as stored) for a model whose targets are classes.
+fn load_limited(
+    spec: &str,
+    model: &Model,
+    scale: Option<Scale>,
+    limit: Option<usize>,
+) -> Result<Dataset> {
+    let units = model
+        .sequential()
+        .output_shape()
+        .last()
+        .copied()
+        .unwrap_or(1);
+    let classes = match model.spec().loss {
+        Loss::CategoricalCrossentropy { .. } | Loss::SparseCategoricalCrossentropy { .. } => {
+            Some(units)
+        }
+        _ => None,
+    };
+    let data = load(spec, classes, scale)?;
+    Ok(match limit {
+        Some(n) => data.slice(0, n.min(data.len())),
+        None => data,
+    })
+}
+
+/// Fits loaded samples to the model: inputs to its input shape, one-hot
+/// labels to class indices for the sparse loss.
+fn fit_to_model(mut data: Dataset, model: &Model) -> Result<Dataset> {
+    if let Loss::SparseCategoricalCrossentropy { .. } = model.spec().loss {
+        data.y = class_indices(data.y);
+    }
+    let x = conform(data.x, &model.sequential().input_shape)?;
+    Ok(Dataset { x, y: data.y })
 }
 
 /// Says that a data error's file came from the checkpoint's record.
@@ -81,51 +134,6 @@ pub fn recorded_in(e: Error, checkpoint: &Path) -> Error {
         },
         other => other,
     }
-}
-
-/// The recorded `--scale`, or the format's default when none was recorded.
-fn scale(settings: &RunSettings) -> Result<Option<Scale>> {
-    settings
-        .scale
-        .as_deref()
-        .map(|s| {
-            s.parse::<Scale>()
-                .map_err(|e| Error::Config(format!("--scale {s}: {e}")))
-        })
-        .transpose()
-}
-
-/// Loads a data spec, keeps the first `limit` samples, and fits it to the
-/// model: inputs to its input shape, class labels one-hot for categorical
-/// cross-entropy or as indices for the sparse loss.
-pub fn prepare(
-    spec: &str,
-    model: &Model,
-    scale: Option<Scale>,
-    limit: Option<usize>,
-) -> Result<Dataset> {
-    let loss = model.spec().loss;
-    let units = model
-        .sequential()
-        .output_shape()
-        .last()
-        .copied()
-        .unwrap_or(1);
-    let classes = match loss {
-        Loss::CategoricalCrossentropy { .. } | Loss::SparseCategoricalCrossentropy { .. } => {
-            Some(units)
-        }
-        _ => None,
-    };
-    let mut data = load(spec, classes, scale)?;
-    if let Loss::SparseCategoricalCrossentropy { .. } = loss {
-        data.y = class_indices(data.y);
-    }
-    if let Some(n) = limit {
-        data = data.slice(0, n.min(data.len()));
-    }
-    let x = conform(data.x, &model.sequential().input_shape)?;
-    Ok(Dataset { x, y: data.y })
 }
 
 /// One-hot rows `[n, c]` as class indices `[n]` (first maximum); other

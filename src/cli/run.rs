@@ -20,7 +20,7 @@ use crate::models::{builtin, Builtin, NAMES};
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Summary { model } => {
-            stdout::text(format_args!("{}", resolve(&model)?.model.summary()));
+            stdout::text(format_args!("{}", resolve(&model)?.model.try_summary()?));
             Ok(())
         }
         Command::Compile {

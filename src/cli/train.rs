@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::data::absolute_spec;
-use super::partition::{partition, recorded_in, Parts};
+use super::data::{absolute_spec, default_scale};
+use super::partition::{parse_scale, partition, recorded_in, Parts};
 use super::progress::Progress;
 use super::run::{check_lr, settings};
 use super::stdout::outln;
@@ -12,6 +12,7 @@ use super::Recipe;
 use crate::backend::Backend;
 use crate::checkpoint::{self, RunSettings};
 use crate::error::{Error, Result};
+use crate::output::check_writable;
 use crate::plot::plot_history;
 use crate::train::{FitOptions, History, Model, Validation};
 
@@ -148,6 +149,13 @@ fn fresh(recipe: &Recipe, backend: Box<dyn Backend>, args: &TrainArgs) -> Result
         return Err(Error::Config("--limit must be positive".into()));
     }
     let data = args.data.as_deref().or(s.data);
+    // The scale in effect is recorded, so eval and predict scale other
+    // data as this run scaled its own.
+    let scale = match (parse_scale(args.scale.as_deref())?, data) {
+        (Some(scale), _) => Some(scale.to_string()),
+        (None, Some(spec)) => Some(default_scale(spec).to_string()),
+        (None, None) => None,
+    };
     let settings = RunSettings {
         data: data.map(absolute_spec).transpose()?,
         validation_data: args
@@ -155,7 +163,7 @@ fn fresh(recipe: &Recipe, backend: Box<dyn Backend>, args: &TrainArgs) -> Result
             .as_deref()
             .map(absolute_spec)
             .transpose()?,
-        scale: args.scale.clone(),
+        scale,
         batch_size: Some(s.batch_size),
         validation_split,
         limit: args.limit,
@@ -242,14 +250,6 @@ fn check_outputs(save: Option<&Path>, plot: Option<&Path>) -> Result<()> {
         if let Some(path) = path {
             check_writable(path).map_err(|e| Error::Config(format!("{flag} {e}")))?;
         }
-    }
-    Ok(())
-}
-
-// MERGE-SHIM: replaced by the data-hardening branch's check_writable.
-fn check_writable(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        return Err(Error::Config(format!("{} is a folder", path.display())));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Scale};
 use crate::error::{Error, Result};
 use crate::keras::DataFormat;
 
@@ -38,13 +38,23 @@ pub const CLASS_NAMES: [&str; 10] = [
 ///
 /// `x` is `[n, 32, 32, 3]` for [`DataFormat::ChannelsLast`] (Keras' default)
 /// or `[n, 3, 32, 32]` for [`DataFormat::ChannelsFirst`], pixels scaled to
-/// 0..1; `y` is one-hot `[n, 10]`.
+/// 0..1 (divided by 255); `y` is one-hot `[n, 10]`.
 ///
 /// Errors are [`Error::Data`] naming the file: unreadable, gzip-compressed,
 /// a size that is not a positive multiple of 3,073 bytes, or a label byte
 /// outside 0..9 (with the record index). An empty `paths` is an
 /// [`Error::Config`].
 pub fn load_cifar10_batches(paths: &[PathBuf], format: DataFormat) -> Result<Dataset> {
+    load_cifar10_batches_scaled(paths, format, Scale::BYTE)
+}
+
+/// [`load_cifar10_batches`] with the pixels scaled by `scale` instead of
+/// 1/255.
+pub fn load_cifar10_batches_scaled(
+    paths: &[PathBuf],
+    format: DataFormat,
+    scale: Scale,
+) -> Result<Dataset> {
     if paths.is_empty() {
         return Err(Error::Config("no CIFAR-10 batch files given".into()));
     }
@@ -67,7 +77,7 @@ pub fn load_cifar10_batches(paths: &[PathBuf], format: DataFormat) -> Result<Dat
                 });
             }
             labels.push(label);
-            push_image(&mut pixels, &record[1..], format);
+            push_image(&mut pixels, &record[1..], format, scale);
         }
     }
     let n = labels.len();
@@ -125,14 +135,15 @@ fn check_size(len: u64) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Appends one image, given as its R, G and B planes, scaled to 0..1.
-fn push_image(out: &mut Vec<f32>, planes: &[u8], format: DataFormat) {
+/// Appends one image, given as its R, G and B planes, scaled by `scale`.
+fn push_image(out: &mut Vec<f32>, planes: &[u8], format: DataFormat, scale: Scale) {
     const PLANE: usize = SIDE * SIDE;
     match format {
-        DataFormat::ChannelsFirst => out.extend(planes.iter().map(|&p| p as f32 / 255.0)),
-        DataFormat::ChannelsLast => out.extend(
-            (0..PLANE)
-                .flat_map(|i| (0..CHANNELS).map(move |c| planes[c * PLANE + i] as f32 / 255.0)),
-        ),
+        DataFormat::ChannelsFirst => out.extend(planes.iter().map(|&p| scale.apply(p as f32))),
+        DataFormat::ChannelsLast => {
+            out.extend((0..PLANE).flat_map(|i| {
+                (0..CHANNELS).map(move |c| scale.apply(planes[c * PLANE + i] as f32))
+            }))
+        }
     }
 }

@@ -32,6 +32,53 @@ pub struct Idx {
     pub data: Vec<u8>,
 }
 
+/// What an IDX file of a data set holds, by its number of dimensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Images `[n, rows, cols]`: magic `0x00000803`.
+    Images,
+    /// Labels `[n]`: magic `0x00000801`.
+    Labels,
+}
+
+impl Kind {
+    /// The number of dimensions, the magic's last byte.
+    pub fn ndims(self) -> usize {
+        match self {
+            Kind::Images => 3,
+            Kind::Labels => 1,
+        }
+    }
+
+    /// The whole magic number of such a file of unsigned bytes.
+    pub fn magic(self) -> u32 {
+        (U8 as u32) << 8 | self.ndims() as u32
+    }
+
+    /// The message for a file of this kind whose header declares `ndims`.
+    pub(crate) fn mismatch(self, ndims: usize) -> String {
+        let (what, other) = match self {
+            Kind::Images => ("images [n, rows, cols]", Kind::Labels),
+            Kind::Labels => ("labels [n]", Kind::Images),
+        };
+        let found = (U8 as u32) << 8 | ndims as u32;
+        let hint = if ndims == other.ndims() {
+            match other {
+                Kind::Images => " (this is an images file: are images and labels swapped?)",
+                Kind::Labels => " (this is a labels file: are images and labels swapped?)",
+            }
+        } else {
+            ""
+        };
+        format!(
+            "expected magic 0x{:08x} ({what} of unsigned bytes), found 0x{found:08x} \
+             ({ndims} dimension{}){hint}",
+            self.magic(),
+            if ndims == 1 { "" } else { "s" }
+        )
+    }
+}
+
 /// Reads and validates an IDX file (gzipped or not).
 ///
 /// Errors are [`Error::Data`] naming `path`: unreadable file, corrupt or
@@ -39,36 +86,63 @@ pub struct Idx {
 /// bad magic, unsupported element type, and data shorter or longer than the
 /// dimensions say.
 pub fn read_idx(path: &Path) -> Result<Idx> {
-    let fail = |message: String| Error::Data {
+    read(path, None)
+}
+
+/// [`read_idx`] for a file that must be of `kind`: any other number of
+/// dimensions is refused from the header, before the data is read, with the
+/// magic number expected.
+pub fn read_idx_of(path: &Path, kind: Kind) -> Result<Idx> {
+    read(path, Some(kind))
+}
+
+fn read(path: &Path, kind: Option<Kind>) -> Result<Idx> {
+    let raw = std::fs::read(path).map_err(|e| Error::Data {
         path: path.to_path_buf(),
-        message,
-    };
-    let raw = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        message: format!("cannot read: {e}"),
+    })?;
+    read_bytes(path, &raw, kind)
+}
+
+/// Decodes the bytes of an IDX file (gzipped or not) already in memory;
+/// `path` is the name errors and the [`Idx`] carry.
+pub fn read_idx_bytes(path: &Path, raw: &[u8], kind: Option<Kind>) -> Result<Idx> {
+    read_bytes(path, raw, kind)
+}
+
+fn read_bytes(path: &Path, raw: &[u8], kind: Option<Kind>) -> Result<Idx> {
     let decoded = if raw.starts_with(&GZIP_MAGIC) {
-        decode_from(&mut Gunzip::new(&raw), None)
+        decode_from(&mut Gunzip::new(raw), None, kind)
     } else {
-        decode(&raw)
+        decode_from(&mut &raw[..], Some(raw.len()), kind)
     };
-    decoded.map_err(fail).map(|(dims, data)| Idx {
-        path: path.to_path_buf(),
-        dims,
-        data,
-    })
+    decoded
+        .map_err(|message| Error::Data {
+            path: path.to_path_buf(),
+            message,
+        })
+        .map(|(dims, data)| Idx {
+            path: path.to_path_buf(),
+            dims,
+            data,
+        })
 }
 
 /// Splits (uncompressed) IDX bytes into dimensions and elements, checking
 /// every size.
 pub fn decode(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<u8>), String> {
-    decode_from(&mut &bytes[..], Some(bytes.len()))
+    decode_from(&mut &bytes[..], Some(bytes.len()), None)
 }
 
 /// Decodes an IDX stream. `total`, when known, is the exact number of bytes
 /// the stream holds: the data size is then checked before reading it.
 /// Without it (a gzip stream), the data is read with a limit of one byte more
 /// than declared, so memory stays bounded by what the stream really holds.
+/// With a `kind`, another number of dimensions is refused from the magic.
 fn decode_from<R: Read>(
     r: &mut R,
     total: Option<usize>,
+    kind: Option<Kind>,
 ) -> std::result::Result<(Vec<usize>, Vec<u8>), String> {
     let mut magic = [0u8; 4];
     let got = read_full(r, &mut magic).map_err(stream_error)?;
@@ -106,6 +180,9 @@ fn decode_from<R: Read>(
     let ndims = magic[3] as usize;
     if ndims == 0 {
         return Err("IDX header declares zero dimensions".into());
+    }
+    if let Some(kind) = kind.filter(|k| k.ndims() != ndims) {
+        return Err(kind.mismatch(ndims));
     }
     let header_len = 4 + 4 * ndims;
     let mut dim_bytes = vec![0u8; 4 * ndims]; // at most 1020 bytes

@@ -11,16 +11,24 @@
 //! - CIFAR-10 binary batches ([`cifar`]): [`load_cifar10_batches`].
 //! - NumPy `.npy` ([`npy`]): [`read_npy`], [`load_npy_dataset`].
 //!
+//! - The real MNIST test set, embedded in the library ([`bundled`]):
+//!   [`bundled::mnist`].
+//!
 //! Every malformed file is an [`Error::Data`] that names the file and says
 //! what is wrong; no loader panics on bad input, and none allocates more
 //! than the file actually holds because a header says so.
+//!
+//! Input scaling is explicit where the format has a choice: [`Scale`].
 
+pub mod bundled;
 pub mod cifar;
 pub mod idx;
 pub mod npy;
+mod scale;
 
 pub use cifar::load_cifar10_batches;
 pub use npy::{load_npy_dataset, read_npy};
+pub use scale::Scale;
 
 use std::path::Path;
 
@@ -85,32 +93,50 @@ pub fn mnist_test_set(dir: &Path) -> Result<Dataset> {
 }
 
 /// Images and labels from two IDX files (gzipped or not), as MNIST and
-/// Fashion-MNIST publish them: `x` is `[n, rows, cols]` scaled to 0..1, `y`
-/// one-hot `[n, classes]`.
+/// Fashion-MNIST publish them: `x` is `[n, rows, cols]` scaled to 0..1
+/// (divided by 255), `y` one-hot `[n, classes]`.
 ///
 /// Errors ([`Error::Data`], naming the offending file): anything
-/// [`idx::read_idx`] rejects, images that are not 3-D or labels that are not
-/// 1-D, a different number of images and labels, a label `>= classes`.
+/// [`idx::read_idx`] rejects, images that are not 3-D (magic other than
+/// `0x00000803`) or labels that are not 1-D (magic other than `0x00000801`),
+/// a different number of images and labels, a label `>= classes`.
 pub fn load_idx_dataset(images: &Path, labels: &Path, classes: usize) -> Result<Dataset> {
+    load_idx_dataset_scaled(images, labels, classes, Scale::BYTE)
+}
+
+/// [`load_idx_dataset`] with the pixels scaled by `scale` instead of 1/255.
+pub fn load_idx_dataset_scaled(
+    images: &Path,
+    labels: &Path,
+    classes: usize,
+    scale: Scale,
+) -> Result<Dataset> {
     if classes == 0 {
         return Err(Error::Config("classes must be at least 1".into()));
     }
-    let images = idx::read_idx(images)?;
-    let labels = idx::read_idx(labels)?;
-    if images.dims.len() != 3 {
-        return Err(Error::Data {
-            path: images.path,
-            message: format!(
-                "expected images [n, rows, cols], got dimensions {:?}",
-                images.dims
-            ),
-        });
+    let images = idx::read_idx_of(images, idx::Kind::Images)?;
+    let labels = idx::read_idx_of(labels, idx::Kind::Labels)?;
+    idx_dataset(images, labels, classes, scale)
+}
+
+/// Images and labels from decoded IDX files: the common part of
+/// [`load_idx_dataset_scaled`] and [`bundled::mnist`].
+pub(crate) fn idx_dataset(
+    images: idx::Idx,
+    labels: idx::Idx,
+    classes: usize,
+    scale: Scale,
+) -> Result<Dataset> {
+    if classes == 0 {
+        return Err(Error::Config("classes must be at least 1".into()));
     }
-    if labels.dims.len() != 1 {
-        return Err(Error::Data {
-            path: labels.path,
-            message: format!("expected labels [n], got dimensions {:?}", labels.dims),
-        });
+    for (file, kind) in [(&images, idx::Kind::Images), (&labels, idx::Kind::Labels)] {
+        if file.dims.len() != kind.ndims() {
+            return Err(Error::Data {
+                path: file.path.clone(),
+                message: kind.mismatch(file.dims.len()),
+            });
+        }
     }
     if images.dims[0] != labels.dims[0] {
         return Err(Error::Data {
@@ -129,7 +155,7 @@ pub fn load_idx_dataset(images: &Path, labels: &Path, classes: usize) -> Result<
     })?;
     let x = ArrayD::from_shape_vec(
         IxDyn(&images.dims),
-        images.data.iter().map(|&p| p as f32 / 255.0).collect(),
+        images.data.iter().map(|&p| scale.apply(p as f32)).collect(),
     )
     .expect("read_idx checked the size");
     Ok(Dataset { x, y: y.into_dyn() })
@@ -154,16 +180,4 @@ pub fn pad_images(x: &ArrayD<f32>, p: usize) -> ArrayD<f32> {
     let mut out = ArrayD::zeros(IxDyn(&[n, h + 2 * p, w + 2 * p]));
     out.slice_mut(s![.., p..p + h, p..p + w]).assign(x);
     out
-}
-
-// MERGE-SHIM: replaced by the data-hardening branch.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Scale {
-    None,
-}
-impl std::str::FromStr for Scale {
-    type Err = String;
-    fn from_str(_: &str) -> std::result::Result<Scale, String> {
-        Ok(Scale::None)
-    }
 }

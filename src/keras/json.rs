@@ -18,6 +18,10 @@
 //!   custom objects) is an [`Error::Config`] naming the layer, its class and
 //!   the option. Each layer's `build_config.input_shape` is checked against
 //!   the shape the import computes.
+//! - A model with no layers (none, or only an `InputLayer`) is refused.
+//! - Files over [`MAX_JSON_BYTES`] (4 MiB) are refused before they are read:
+//!   `model.to_json()` of a Sequential model is a few KB, and parsing JSON
+//!   takes up to ~20 times its size in memory.
 //! - Not imported, by design: `compile_config` (optimizer, loss and metrics
 //!   are given to `compile` here) and Keras 2's `keras_version`/`backend`.
 //!   Weights are not part of `to_json()`.
@@ -25,6 +29,7 @@
 mod fields;
 mod layers;
 
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -35,14 +40,39 @@ use crate::error::{Error, Result};
 use crate::keras::sequential::Placed;
 use crate::keras::{Layer, Sequential};
 
-/// Reads a Keras `model.to_json()` file. An unreadable file is an
+/// The largest Keras JSON [`load`] and [`from_json`] accept: 4 MiB.
+pub const MAX_JSON_BYTES: u64 = 4 << 20;
+
+fn too_large(size: impl std::fmt::Display) -> String {
+    format!(
+        "Keras JSON of {size} bytes is over the limit of {MAX_JSON_BYTES} bytes (4 MiB); \
+         model.to_json() gives a few KB: is this the right file?"
+    )
+}
+
+/// Reads a Keras `model.to_json()` file. An unreadable file, or one over
+/// [`MAX_JSON_BYTES`] (refused from its size before it is read), is an
 /// [`Error::Data`]; a model that cannot be imported, an [`Error::Config`]
 /// (prefixed with the path) or an [`Error::Layer`].
 pub fn load(path: &Path) -> Result<Sequential> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Data {
+    let fail = |message: String| Error::Data {
         path: path.to_path_buf(),
-        message: format!("cannot read Keras JSON: {e}"),
-    })?;
+        message,
+    };
+    let cannot = |e: std::io::Error| fail(format!("cannot read Keras JSON: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > MAX_JSON_BYTES {
+        return Err(fail(too_large(size)));
+    }
+    // The size can lie (a pipe, /proc): never read past the limit.
+    let mut text = String::new();
+    file.take(MAX_JSON_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_JSON_BYTES {
+        return Err(fail(too_large(format!("more than {MAX_JSON_BYTES}"))));
+    }
     from_json(&text).map_err(|e| match e {
         Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
         other => other,
@@ -53,8 +83,12 @@ pub fn load(path: &Path) -> Result<Sequential> {
 /// shape Keras built it for, the layer.
 type Pending = (Option<String>, String, Option<Vec<usize>>, Layer);
 
-/// Parses a Keras `model.to_json()` string into a Sequential model.
+/// Parses a Keras `model.to_json()` string into a Sequential model. A text
+/// over [`MAX_JSON_BYTES`] is an [`Error::Config`].
 pub fn from_json(text: &str) -> Result<Sequential> {
+    if text.len() as u64 > MAX_JSON_BYTES {
+        return Err(error(too_large(text.len())));
+    }
     let root: Value =
         serde_json::from_str(text).map_err(|e| error(format!("not valid JSON: {e}")))?;
     let ctx = match root.pointer("/config/name").and_then(Value::as_str) {
@@ -129,6 +163,17 @@ pub fn from_json(text: &str) -> Result<Sequential> {
         }
     }
 
+    if pending.is_empty() {
+        let what = if list.is_empty() {
+            "no layers"
+        } else {
+            "no layers besides its InputLayer"
+        };
+        return Err(error(format!(
+            "{ctx}: the model has {what}; a Sequential model needs at least one layer \
+             to compile or train"
+        )));
+    }
     let Some((first, input)) = sources.first() else {
         return Err(error(format!(
             "{ctx}: missing input shape: no InputLayer, `batch_input_shape` or \

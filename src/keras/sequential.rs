@@ -122,9 +122,25 @@ impl Sequential {
             .fold(0usize, usize::saturating_add)
     }
 
+    /// Refuses a model without layers (an input shape alone computes
+    /// nothing): an [`Error::Config`] naming the model. [`Sequential::lower`]
+    /// (so compiling) and [`Sequential::try_summary`] check it.
+    pub fn check_layers(&self) -> Result<()> {
+        if self.layers.is_empty() {
+            return Err(Error::Config(format!(
+                "model `{}` has no layers: add at least one layer (an input shape \
+                 alone is not a model) before compiling or summarizing it",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Declares the parameters and appends the forward pass on `x`
-    /// (`[batch, input_shape...]`). Errors name the failing layer.
+    /// (`[batch, input_shape...]`). Errors name the failing layer; a model
+    /// without layers is refused ([`Sequential::check_layers`]).
     pub fn lower(&self, g: &mut Graph, x: ValueId, mode: Mode) -> Result<Forward> {
+        self.check_layers()?;
         let mut params = Vec::new();
         let mut noise = Vec::new();
         let mut h = x;
@@ -168,7 +184,16 @@ impl Sequential {
     }
 
     /// A Keras-style summary table: layer (type), output shape, parameters.
+    /// A model without layers gives the empty table Keras prints for one;
+    /// [`Sequential::try_summary`] refuses it instead.
     pub fn summary(&self) -> String {
         super::summary::render(self)
+    }
+
+    /// [`Sequential::summary`] of a model that has layers; a model without
+    /// layers is an [`Error::Config`] ([`Sequential::check_layers`]).
+    pub fn try_summary(&self) -> Result<String> {
+        self.check_layers()?;
+        Ok(self.summary())
     }
 }

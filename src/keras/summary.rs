@@ -36,14 +36,21 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
-/// Keras' byte size for f32 parameters (`44.10 KB`).
-fn bytes(params: usize) -> String {
-    let b = params as f64 * 4.0;
-    match b {
-        b if b >= 1024.0 * 1024.0 => format!("{:.2} MB", b / (1024.0 * 1024.0)),
-        b if b >= 1024.0 => format!("{:.2} KB", b / 1024.0),
-        b => format!("{b:.2} B"),
+/// Keras' size of `params` f32 parameters (`44.10 KB`), exactly as its
+/// `readable_memory_size` writes it: the bytes divided by 1024 while the
+/// size is at least 1024, units B, KB, MB, GB, TB and PB, two decimals.
+/// (Like Keras, a size of 1024 PB or more is divided once more and still
+/// called PB: 4096 PB prints as `4.00 PB`.)
+pub fn readable_size(params: usize) -> String {
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut size = params as f64 * 4.0;
+    for unit in UNITS {
+        if size / 1024.0 < 1.0 {
+            return format!("{size:.2} {unit}");
+        }
+        size /= 1024.0;
     }
+    format!("{size:.2} PB")
 }
 
 pub fn render(model: &Sequential) -> String {
@@ -71,11 +78,15 @@ pub fn render(model: &Sequential) -> String {
     }
     s += &line('└', '┴', '┘', '─');
     let total = model.count_params();
-    s += &format!(" Total params: {} ({})\n", thousands(total), bytes(total));
+    s += &format!(
+        " Total params: {} ({})\n",
+        thousands(total),
+        readable_size(total)
+    );
     s += &format!(
         " Trainable params: {} ({})\n",
         thousands(total),
-        bytes(total)
+        readable_size(total)
     );
     s += " Non-trainable params: 0 (0.00 B)\n";
     s

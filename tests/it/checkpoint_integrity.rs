@@ -129,12 +129,12 @@ fn the_history_is_kept_across_a_resume() {
 fn a_killed_saves_temp_file_is_removed_by_the_next_save() {
     let dir = TempDir::new().unwrap();
     // pid_max is at most 2^22 on Linux: this process cannot exist.
-    let dead = ".A.safetensors.tmp-4194305-0";
+    let dead = ".A.safetensors.4194305-0.tmp";
     std::fs::write(dir.path().join(dead), b"half a checkpoint").unwrap();
     // A temp file of a live process (pid 1) is left alone: someone is saving.
-    let live = ".A.safetensors.tmp-1-0";
+    let live = ".A.safetensors.1-0.tmp";
     std::fs::write(dir.path().join(live), b"being written").unwrap();
-    let other = ".B.safetensors.tmp-4194305-0";
+    let other = ".B.safetensors.4194305-0.tmp";
     std::fs::write(dir.path().join(other), b"another target's").unwrap();
     train_mlp(dir.path(), "A.safetensors");
     assert_eq!(entries(dir.path()), [live, other, "A.safetensors"]);

@@ -357,12 +357,12 @@ fn idx_dataset_consistency_errors() {
     assert_data_error(
         load_idx_dataset(&flat, &labels, 11),
         &flat,
-        "expected images [n, rows, cols]",
+        "expected magic 0x00000803 (images [n, rows, cols]",
     );
     assert_data_error(
         load_idx_dataset(&images, &images, 11),
         &images,
-        "expected labels [n]",
+        "expected magic 0x00000801 (labels [n]",
     );
     assert!(matches!(
         load_idx_dataset(&images, &labels, 0),
