@@ -4,9 +4,7 @@
 //!
 //! Run with `cargo run --release --example mnist_mlp [epochs]`.
 
-use std::path::Path;
-
-use triceratops::data::mnist_test_set;
+use triceratops::data::{bundled, Scale};
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Optimizer};
@@ -19,11 +17,7 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
-    let data = mnist_test_set(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data/mnist")
-            .as_path(),
-    )?;
+    let data = bundled::mnist(Scale::BYTE)?;
     let n = data.len();
     let x = data
         .x

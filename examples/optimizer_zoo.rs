@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use triceratops::data::{mnist_test_set, Dataset};
+use triceratops::data::{bundled, Dataset, Scale};
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Kind, Optimizer};
@@ -31,7 +31,7 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(8);
-    let data = mnist_test_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))?;
+    let data = bundled::mnist(Scale::BYTE)?;
     let data = data.slice(0, 2000);
     let n = data.len();
     let x = data

@@ -18,10 +18,8 @@
 //!
 //! Run with `cargo run --release --example seed_cnn [epochs]`.
 
-use std::path::Path;
-
 use ndarray::{Axis, IxDyn};
-use triceratops::data::{mnist_test_set, pad_images, Dataset};
+use triceratops::data::{bundled, pad_images, Dataset, Scale};
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Optimizer};
@@ -45,7 +43,7 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
-    let data = mnist_test_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))?;
+    let data = bundled::mnist(Scale::BYTE)?;
     let data = rgb32(data.slice(0, 5000));
     let (train, validation) = data.split_at(4000);
 

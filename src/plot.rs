@@ -38,7 +38,7 @@ pub fn register_font() -> std::result::Result<(), String> {
     }
 }
 
-/// Named curves over epochs 1..=n.
+/// Named curves, one value per epoch from the plot's first epoch on.
 pub type Series = Vec<(String, Vec<f32>)>;
 
 const COLORS: [RGBColor; 8] = [
@@ -76,6 +76,7 @@ fn chart<DB: DrawingBackend>(
     title: &str,
     y_label: &str,
     series: &Series,
+    first: usize,
 ) -> std::result::Result<(), String> {
     let epochs = series
         .iter()
@@ -97,7 +98,10 @@ fn chart<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(1f32..epochs.max(2) as f32, (lo - pad)..(hi + pad))
+        .build_cartesian_2d(
+            first as f32..(first + epochs.max(2) - 1) as f32,
+            (lo - pad)..(hi + pad),
+        )
         .map_err(plotters_error)?;
     c.configure_mesh()
         .x_labels(epochs.clamp(2, 10))
@@ -108,7 +112,10 @@ fn chart<DB: DrawingBackend>(
         .map_err(plotters_error)?;
     for (i, (name, values)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points = values.iter().enumerate().map(|(e, &v)| ((e + 1) as f32, v));
+        let points = values
+            .iter()
+            .enumerate()
+            .map(move |(e, &v)| ((first + e) as f32, v));
         c.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(plotters_error)?;
         c.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))
@@ -125,9 +132,14 @@ fn chart<DB: DrawingBackend>(
         .map_err(plotters_error)
 }
 
-/// Draws `panels` (title, y label, series) side by side into `path`, an
-/// `.svg` or `.png` file, replacing it atomically.
+/// Draws `panels` (title, y label, series over epochs 1, 2, ...) side by
+/// side into `path`, an `.svg` or `.png` file, replacing it atomically.
 pub fn draw(path: &Path, panels: &[(&str, &str, Series)]) -> Result<()> {
+    draw_from(path, panels, 1)
+}
+
+/// [`draw`] with the series starting at epoch `first`.
+pub fn draw_from(path: &Path, panels: &[(&str, &str, Series)], first: usize) -> Result<()> {
     let size = (560 * panels.len().max(1) as u32, 420);
     let svg = match path.extension().and_then(|e| e.to_str()) {
         Some("svg") => true,
@@ -140,6 +152,7 @@ pub fn draw(path: &Path, panels: &[(&str, &str, Series)]) -> Result<()> {
         draw_all(
             SVGBackend::with_string(&mut text, size).into_drawing_area(),
             panels,
+            first,
         )
         .map_err(|e| fail(path, e))?;
         text.into_bytes()
@@ -148,6 +161,7 @@ pub fn draw(path: &Path, panels: &[(&str, &str, Series)]) -> Result<()> {
         draw_all(
             BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area(),
             panels,
+            first,
         )
         .map_err(|e| fail(path, e))?;
         encode_png(&rgb, size).map_err(|e| fail(path, format!("cannot encode PNG: {e}")))?
@@ -158,11 +172,12 @@ pub fn draw(path: &Path, panels: &[(&str, &str, Series)]) -> Result<()> {
 fn draw_all<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     panels: &[(&str, &str, Series)],
+    first: usize,
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(plotters_error)?;
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, (title, y, series)) in areas.iter().zip(panels) {
-        chart(area, title, y, series)?;
+        chart(area, title, y, series, first)?;
     }
     root.present().map_err(plotters_error)
 }
@@ -179,7 +194,9 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<Vec<u8>, pn
     Ok(out)
 }
 
-/// Loss and (if recorded) accuracy curves, training and validation.
+/// Loss and (if recorded) accuracy curves, training and validation, over
+/// the history's epochs (a resumed run's history starts where its
+/// checkpoint's does: at 1 when the checkpoint kept the earlier epochs).
 pub fn plot_history(path: &Path, history: &History, metric: Option<&str>) -> Result<()> {
     let mut loss: Series = vec![("loss".into(), history.loss())];
     if !history.val_loss().is_empty() {
@@ -193,5 +210,6 @@ pub fn plot_history(path: &Path, history: &History, metric: Option<&str>) -> Res
         }
         panels.push((m, m, acc));
     }
-    draw(path, &panels)
+    let first = history.epochs.first().map_or(1, |e| e.epoch);
+    draw_from(path, &panels, first)
 }

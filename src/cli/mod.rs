@@ -142,7 +142,7 @@ pub enum Command {
         #[arg(long)]
         validation_data: Option<String>,
         /// Input scaling: none, or 1/N to divide every value by N (1/255 for bytes)
-        /// [default: 1/255 for IDX, mnist and mnist32, none for npy and line; CIFAR-10 as documented]
+        /// [default: 1/255 for mnist, mnist32, idx and cifar10; none for npy and line]
         #[arg(long)]
         scale: Option<String>,
         /// Epochs to train (more epochs, when resuming) [default: the built-in model's own, else 1]

@@ -139,3 +139,25 @@ fn a_killed_saves_temp_file_is_removed_by_the_next_save() {
     train_mlp(dir.path(), "A.safetensors");
     assert_eq!(entries(dir.path()), [live, other, "A.safetensors"]);
 }
+
+#[test]
+fn the_plot_of_a_resumed_run_continues_its_history() {
+    let dir = TempDir::new().unwrap();
+    train_mlp(dir.path(), "A.safetensors");
+    ok_in(
+        Some(dir.path()),
+        &[
+            "train",
+            "--resume",
+            "A.safetensors",
+            "--epochs",
+            "1",
+            "--plot",
+            "p.svg",
+        ],
+    );
+    let svg = std::fs::read_to_string(dir.path().join("p.svg")).unwrap();
+    // One marker per epoch on each of loss, val_loss, accuracy, val_accuracy:
+    // the two recorded epochs and the resumed one.
+    assert_eq!(svg.matches("<circle").count(), 3 * 4, "{svg}");
+}
