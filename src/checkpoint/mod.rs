@@ -270,7 +270,12 @@ fn unknown_format(path: &Path, format: &str) -> Error {
 /// checking that its tensors are exactly the model's state entries, that
 /// each matches its recorded checksum, and that all values are finite.
 pub fn load(path: &Path, backend: Box<dyn Backend>) -> Result<Restored> {
-    let bytes = std::fs::read(path).map_err(|e| data_error(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        data_error(
+            path,
+            format!("cannot read it: {}", crate::output::describe(&e)),
+        )
+    })?;
     let tensors = SafeTensors::deserialize(&bytes)
         .map_err(|e| data_error(path, format!("not a safetensors file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)

@@ -72,7 +72,7 @@ pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
 pub fn parse_scale(text: Option<&str>) -> Result<Option<Scale>> {
     text.map(|t| {
         t.parse::<Scale>()
-            .map_err(|e| Error::Config(format!("--scale: {e}")))
+            .map_err(|e| Error::Config(format!("--{e}")))
     })
     .transpose()
 }

@@ -7,27 +7,14 @@
 use std::path::Path;
 
 use crate::cli_support::{
-    entries, fails_in, ok_in, read_checkpoint, record, root, write_checkpoint,
+    entries, fails_in, mnist_mlp_trained, ok_in, read_checkpoint, record, root, write_checkpoint,
 };
 use tempfile::TempDir;
 use triceratops::backend::Interpreter;
 use triceratops::checkpoint;
 
 fn train_mlp(dir: &Path, name: &str) {
-    ok_in(
-        Some(dir),
-        &[
-            "train",
-            "--model",
-            "mnist-mlp",
-            "--epochs",
-            "2",
-            "--limit",
-            "200",
-            "--save",
-            name,
-        ],
-    );
+    mnist_mlp_trained(dir, name, 2, 200);
 }
 
 /// Flips one bit in the middle of tensor `name` of the checkpoint at `path`.

@@ -5,17 +5,16 @@
 //! overflows is a failure, not a printed NaN.
 
 use crate::cli_support::{ok_in, read_checkpoint, record, rejected_in};
+use crate::data_support::{f4, npy_bytes};
 use tempfile::TempDir;
 use triceratops::backend::Interpreter;
 use triceratops::checkpoint::{self, RunSettings};
 use triceratops::History;
 
-#[test]
-fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
-    let dir = TempDir::new().unwrap();
-    let d = Some(dir.path());
+/// Trains `linreg` for one epoch in `dir`, saving `L.safetensors`.
+fn train_linreg(dir: &std::path::Path) {
     ok_in(
-        d,
+        Some(dir),
         &[
             "train",
             "--model",
@@ -26,6 +25,13 @@ fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
             "L.safetensors",
         ],
     );
+}
+
+#[test]
+fn resume_refuses_every_flag_that_the_checkpoint_fixes() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    train_linreg(dir.path());
     let before = std::fs::read(dir.path().join("L.safetensors")).unwrap();
     for (flag, value) in [
         ("--validation-split", "0.5"),
@@ -159,18 +165,7 @@ fn a_run_without_validation_has_nothing_to_call_held_out() {
 fn an_evaluation_that_overflows_fails() {
     let dir = TempDir::new().unwrap();
     let d = Some(dir.path());
-    ok_in(
-        d,
-        &[
-            "train",
-            "--model",
-            "linreg",
-            "--epochs",
-            "1",
-            "--save",
-            "L.safetensors",
-        ],
-    );
+    train_linreg(dir.path());
     // Finite weights whose squared error overflows f32.
     let path = dir.path().join("L.safetensors");
     let restored = checkpoint::load(&path, Box::new(Interpreter)).unwrap();
@@ -228,20 +223,7 @@ fn relative_data_paths_work_from_another_folder_and_errors_say_where_they_came_f
 
 /// A little-endian f32 `.npy` file of shape `[n, 1]`.
 fn npy_column(values: &[f32]) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, 1), }}",
-        values.len()
-    );
-    // Magic, version, header length, header padded so the data is 64-aligned.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    out
+    npy_bytes("<f4", &[values.len(), 1], &f4(values))
 }
 
 #[test]

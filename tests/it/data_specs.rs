@@ -9,7 +9,7 @@ use ndarray::{ArrayD, IxDyn};
 use tempfile::TempDir;
 
 use crate::data_support::{
-    assert_data_error, cifar_record, data_error, gz, idx_bytes, mnist_dir, write,
+    assert_data_error, cifar_record, data_error, f4, gz, idx_bytes, mnist_dir, npy_bytes, write,
 };
 use triceratops::cli::data::{absolute_spec, check_finite, default_scale, load, Part};
 use triceratops::data::{
@@ -17,29 +17,6 @@ use triceratops::data::{
 };
 use triceratops::keras::DataFormat;
 use triceratops::Error;
-
-/// A version-1.0 `.npy` file of `descr` elements (C order).
-fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-fn f4(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")

@@ -214,3 +214,27 @@ impl TorchStep {
         }) as f32
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_the_written_values() {
+        assert_eq!(decimal(0.999), 0.999);
+        assert_eq!(decimal(0.9999), 0.9999);
+        assert_eq!(decimal(1e-7), 1e-7);
+        assert_ne!(0.999f32 as f64, 0.999, "the f32 itself is not 0.999");
+    }
+
+    #[test]
+    fn one_minus_rounds_once_from_the_decimal() {
+        // 1 - 0.999 in double is 0.0010000000000000009; its f32 is not the
+        // f32 subtraction of the rounded beta.
+        assert_eq!(one_minus(0.999), 0.001f32);
+        assert_ne!(one_minus(0.999), 1.0 - 0.999f32);
+        assert_eq!(one_minus(0.9999), (1.0f64 - 0.9999) as f32);
+        assert_ne!(one_minus(0.9999), 1.0 - 0.9999f32);
+        assert_eq!(one_minus(0.0), 1.0);
+    }
+}

@@ -180,6 +180,11 @@ pub fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
 
 /// A small mnist-mlp checkpoint (1 epoch on 300 samples) at `dir/name`.
 pub fn mnist_mlp_checkpoint(dir: &Path, name: &str) -> PathBuf {
+    mnist_mlp_trained(dir, name, 1, 300)
+}
+
+/// An mnist-mlp checkpoint of `epochs` epochs on the first `limit` samples.
+pub fn mnist_mlp_trained(dir: &Path, name: &str, epochs: usize, limit: usize) -> PathBuf {
     ok_in(
         Some(dir),
         &[
@@ -187,9 +192,9 @@ pub fn mnist_mlp_checkpoint(dir: &Path, name: &str) -> PathBuf {
             "--model",
             "mnist-mlp",
             "--epochs",
-            "1",
+            &epochs.to_string(),
             "--limit",
-            "300",
+            &limit.to_string(),
             "--batch-size",
             "32",
             "--save",
