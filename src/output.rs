@@ -147,11 +147,14 @@ pub fn write_atomically_with(
     Ok(())
 }
 
-/// Removes the temp files of `path` (named by [`temp_beside`]) whose
-/// writing process is gone — a write killed between create and rename. A
-/// temp file of a live process (another run writing the same target right
-/// now) is left alone; where liveness cannot be told (no `/proc`), nothing
-/// is removed.
+/// Removes the temp files of `path` whose writing process is gone — a
+/// write killed between create and rename: named by [`temp_beside`]
+/// (`.<name>.<pid>-<n>.tmp`) or by format-2 checkpoint saves
+/// (`.<name>.tmp-<pid>-<n>`), of a process that no longer exists, and not
+/// touched for [`STALE_AFTER`] (a writer in another PID namespace — another
+/// container on a shared folder — is not visible in `/proc`, but its
+/// file is fresh). Where liveness cannot be told (no `/proc`), nothing is
+/// removed.
 fn remove_stale_temps(path: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
@@ -165,26 +168,37 @@ fn remove_stale_temps(path: &Path) {
     let prefix = format!(".{name}.");
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(rest) = file_name
-            .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|f| f.strip_suffix(".tmp"))
+        let Some(rest) = file_name.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        // `<pid>-<n>.tmp` or `tmp-<pid>-<n>`
+        let Some(pid_n) = rest
+            .strip_suffix(".tmp")
+            .or_else(|| rest.strip_prefix("tmp-"))
         else {
             continue;
         };
-        // `<pid>-<n>`
-        let Some(pid) = rest
+        let Some(pid) = pid_n
             .split_once('-')
             .and_then(|(pid, n)| n.parse::<usize>().ok().and(pid.parse::<u32>().ok()))
         else {
             continue;
         };
         let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
-        if !alive {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if !alive && stale {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
+
+/// How long a dead process's temp file must be untouched to be removed.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,34 @@ pub(super) struct CheckpointRecord {
     pub history: Vec<EpochRecord>,
     /// Tensor name -> CRC-32 (IEEE) of its little-endian bytes, as 8 hex digits.
     pub checksums: BTreeMap<String, String>,
+    /// CRC-32 of this record's JSON with this field empty: a changed
+    /// setting (a learning rate, a split) is caught like a changed tensor.
+    pub record_checksum: String,
+}
+
+impl CheckpointRecord {
+    /// The record's JSON, its own checksum filled in.
+    pub fn sealed_json(mut self) -> String {
+        self.record_checksum = String::new();
+        self.record_checksum = checksum(self.json().as_bytes());
+        self.json()
+    }
+
+    /// Whether the record is as written: its checksum over the rest.
+    /// Returns the recorded and the actual checksum when they differ.
+    pub fn verify(&mut self) -> Result<(), (String, String)> {
+        let recorded = std::mem::take(&mut self.record_checksum);
+        let actual = checksum(self.json().as_bytes());
+        if actual == recorded {
+            Ok(())
+        } else {
+            Err((recorded, actual))
+        }
+    }
+
+    fn json(&self) -> String {
+        serde_json::to_string(self).expect("records are plain data")
+    }
 }
 
 /// The data settings of the run that wrote the checkpoint (all optional).

@@ -101,9 +101,10 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings, history: &History) ->
             .zip(&bytes)
             .map(|(e, b)| (e.name.clone(), current::checksum(b)))
             .collect(),
+        record_checksum: String::new(),
     };
     // One key: a one-entry map serializes the same way every time.
-    let meta = HashMap::from([(current::KEY.to_string(), json(&record))]);
+    let meta = HashMap::from([(current::KEY.to_string(), record.sealed_json())]);
     let views = state
         .entries()
         .iter()
@@ -117,10 +118,6 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings, history: &History) ->
     let encoded = safetensors::serialize(views, Some(meta))
         .map_err(|e| data_error(path, format!("cannot encode checkpoint: {e}")))?;
     crate::output::write_atomically(path, "checkpoint", &encoded)
-}
-
-fn json<T: serde::Serialize>(record: &T) -> String {
-    serde_json::to_string(record).expect("records are plain data")
 }
 
 /// A model restored from a checkpoint, with the settings and the epoch
@@ -149,10 +146,19 @@ struct Settings {
 fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings> {
     let fail = |what: &str, e: String| data_error(path, format!("{what}: {e}"));
     if let Some(text) = meta.remove(current::KEY) {
-        let r: current::CheckpointRecord =
+        let mut r: current::CheckpointRecord =
             serde_json::from_str(&text).map_err(|e| fail("checkpoint record", e.to_string()))?;
         if r.format != current::FORMAT {
             return Err(unknown_format(path, &r.format));
+        }
+        if let Err((recorded, actual)) = r.verify() {
+            return Err(data_error(
+                path,
+                format!(
+                    "the checkpoint's settings are corrupt: they have checksum {actual}, \
+                     the checkpoint recorded {recorded}"
+                ),
+            ));
         }
         return Ok(Settings {
             sequential: json::from_json(&r.model).map_err(|e| fail("model", e.to_string()))?,

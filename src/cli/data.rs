@@ -239,13 +239,16 @@ pub fn absolute_spec(spec: &str) -> Result<String> {
 pub enum Part {
     Train,
     Validation,
+    /// Data given to `eval` or `predict` with `--data`, used whole.
+    Evaluated,
 }
 
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Part::Train => "train",
-            Part::Validation => "validation",
+            Part::Train => "train part",
+            Part::Validation => "validation part",
+            Part::Evaluated => "data to evaluate",
         })
     }
 }
@@ -287,7 +290,7 @@ pub fn check_finite(spec: &str, data: &Dataset, part: Part, first_index: usize) 
     }
     // Arrays without a sample axis: not from a loader, but not finite either.
     Err(Error::Config(format!(
-        "data `{spec}` ({part} part) holds values that are not finite"
+        "data `{spec}` ({part}) holds values that are not finite"
     )))
 }
 
@@ -304,7 +307,7 @@ fn non_finite(
         value.to_string() // inf or -inf
     };
     let place = if targets { "targets" } else { "inputs" };
-    let message = format!("sample {index} ({part} part) holds {what} in its {place}");
+    let message = format!("sample {index} ({part}) holds {what} in its {place}");
     match source.file_of(index, targets) {
         Some((path, record)) => Error::Data {
             path,

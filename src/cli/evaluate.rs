@@ -100,7 +100,7 @@ fn other_data(
         )));
     }
     let scale = parse_scale(recorded.scale.as_deref())?;
-    let data = prepare(spec, model, scale, Part::Validation)?;
+    let data = prepare(spec, model, scale, Part::Evaluated)?;
     Ok(Chosen {
         data,
         label: format!("{{n}} samples of {spec}"),

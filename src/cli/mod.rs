@@ -179,7 +179,8 @@ pub enum Command {
         /// A checkpoint written by `train --save`.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Data to evaluate on, all of it [default: the checkpoint's own data, split as its run split it]
+        /// Data to evaluate on, all of it [default: the checkpoint's own data, split as its run split it]:
+        /// mnist | mnist32 | line | idx:IMAGES,LABELS | cifar10:BATCH[,BATCH...] | npy:X,Y
         #[arg(long)]
         data: Option<String>,
         /// Which samples of the checkpoint's own data [default: validation]
@@ -203,7 +204,8 @@ pub enum Command {
         /// A checkpoint written by `train --save`.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Data to predict, from its start [default: the checkpoint's own data, split as its run split it]
+        /// Data to predict, from its start [default: the checkpoint's own data, split as its run split it]:
+        /// mnist | mnist32 | line | idx:IMAGES,LABELS | cifar10:BATCH[,BATCH...] | npy:X,Y
         #[arg(long)]
         data: Option<String>,
         /// Which samples of the checkpoint's own data [default: validation]

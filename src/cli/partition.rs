@@ -50,8 +50,9 @@ pub fn partition(model: &Model, settings: &RunSettings) -> Result<Parts> {
     let keep = split_point(n, fraction);
     if fraction > 0.0 && (keep == 0 || keep == n) {
         return Err(Error::Config(format!(
-            "--validation-split {fraction} leaves {keep} of the {n} samples of `{spec}` for \
-             training: not enough to split into training and validation parts"
+            "a validation split of {fraction} (--validation-split, 0.2 by default) leaves \
+             {keep} of the {n} samples of `{spec}` for training: not enough to split into \
+             training and validation parts (see also --limit)"
         )));
     }
     let (train, validation) = data.split_at(keep);

@@ -202,13 +202,15 @@ fn resume(
         ("--validation-split", args.validation_split.is_some()),
         ("--validation-data", args.validation_data.is_some()),
         ("--limit", args.limit.is_some()),
-        ("--scale", args.scale.is_some()),
+        // New data may need its own scale; the checkpoint's data keeps its.
+        ("--scale", args.scale.is_some() && args.data.is_none()),
     ];
     if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
         return Err(Error::Config(format!(
             "{flag} cannot be given with --resume: the checkpoint fixes the model, optimizer, \
              loss, random state and which samples train and which validate; only --lr, \
-             --batch-size, --epochs, --data, --save, --plot and --backend may be given"
+             --batch-size, --epochs, --data (with --scale for new data), --save, --plot and \
+             --backend may be given"
         )));
     }
     let restored = checkpoint::load(path, backend)?;
@@ -217,11 +219,17 @@ fn resume(
         model.set_learning_rate(check_lr(lr)?);
     }
     let recorded = restored.run;
+    let scale = match &args.data {
+        Some(new) => Some(resumed_scale(new, &recorded, args.scale.as_deref())?),
+        None => recorded.scale.clone(),
+    };
+    // Paths recorded relative (format 1 and 2) become absolute once they
+    // have been found from here.
+    let absolute = |spec: Option<&str>| spec.map(absolute_spec).transpose();
     let settings = RunSettings {
-        data: match &args.data {
-            Some(d) => Some(absolute_spec(d)?),
-            None => recorded.data.clone(),
-        },
+        data: absolute(args.data.as_deref().or(recorded.data.as_deref()))?,
+        validation_data: absolute(recorded.validation_data.as_deref())?,
+        scale,
         batch_size: recipe.batch_size.or(recorded.batch_size),
         ..recorded
     };
@@ -231,6 +239,29 @@ fn resume(
         history: restored.history,
         default_epochs: 1,
     })
+}
+
+/// The scale of new `--data` for a resumed run: `--scale` if given, else
+/// the scale the checkpoint's run used — unless the new data's format
+/// would default to another one, which is ambiguous and refused.
+fn resumed_scale(new: &str, recorded: &RunSettings, given: Option<&str>) -> Result<String> {
+    if let Some(scale) = parse_scale(given)? {
+        return Ok(scale.to_string());
+    }
+    // Format 1 and 2 recorded no scale: their data's format default.
+    let old = match (&recorded.scale, &recorded.data) {
+        (Some(s), _) => s.clone(),
+        (None, Some(data)) => default_scale(data).to_string(),
+        (None, None) => default_scale(new).to_string(),
+    };
+    let default = default_scale(new).to_string();
+    if default != old {
+        return Err(Error::Config(format!(
+            "--data {new}: its format's default scale is {default}, but the checkpoint's run \
+             scaled its inputs by {old}; give --scale to say how to scale the new data"
+        )));
+    }
+    Ok(old)
 }
 
 /// Refuses output paths that would only fail after training.

@@ -97,7 +97,8 @@ fn read_batch(path: &Path) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         message,
     };
-    let cannot = |e: std::io::Error| fail(format!("cannot read: {e}"));
+    let cannot =
+        |e: std::io::Error| fail(format!("cannot read it: {}", crate::output::describe(&e)));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     // Check the size before reading, so that a wrong (huge) file is refused
     // without being loaded.

@@ -99,7 +99,7 @@ pub fn read_idx_of(path: &Path, kind: Kind) -> Result<Idx> {
 fn read(path: &Path, kind: Option<Kind>) -> Result<Idx> {
     let raw = std::fs::read(path).map_err(|e| Error::Data {
         path: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
+        message: format!("cannot read it: {}", crate::output::describe(&e)),
     })?;
     read_bytes(path, &raw, kind)
 }

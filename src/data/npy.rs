@@ -83,7 +83,8 @@ pub fn read_npy_typed(path: &Path) -> Result<(NpyDtype, ArrayD<f32>)> {
         path: path.to_path_buf(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(format!("cannot read it: {}", crate::output::describe(&e))))?;
     decode_npy(&bytes).map_err(fail)
 }
 

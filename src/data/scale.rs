@@ -80,9 +80,11 @@ impl FromStr for Scale {
             return Err(Error::Config(format!("scale `{s}`: {usage}{hint}")));
         };
         match n.parse::<f32>() {
-            Ok(d) if d.is_finite() && d > 0.0 => Ok(Scale::Divide(d)),
+            // A subnormal divisor overflows any byte value (255 / 1e-40).
+            Ok(d) if d.is_finite() && d >= f32::MIN_POSITIVE => Ok(Scale::Divide(d)),
             Ok(_) => Err(Error::Config(format!(
-                "scale `{s}`: the divisor must be finite and positive; {usage}"
+                "scale `{s}`: the divisor must be finite and at least {:e}; {usage}",
+                f32::MIN_POSITIVE
             ))),
             Err(_) => Err(Error::Config(format!(
                 "scale `{s}`: `{n}` is not a number; {usage}"
@@ -115,7 +117,14 @@ mod tests {
 
     #[test]
     fn display_then_parse_is_exact_for_any_divisor() {
-        for bits in [1u32, 0x3f80_0001, 0x4b7f_ffff, 0x7f7f_ffff, 0x0080_0000] {
+        // Normal divisors only: a subnormal one is refused (it overflows bytes).
+        for bits in [
+            0x3f80_0001,
+            0x4b7f_ffff,
+            0x7f7f_ffff,
+            0x0080_0000,
+            0x0080_0001,
+        ] {
             let scale = Scale::Divide(f32::from_bits(bits));
             assert_eq!(scale.to_string().parse::<Scale>().unwrap(), scale);
         }
@@ -128,10 +137,11 @@ mod tests {
             ("None", "use `none` or `1/N`"),
             ("255", "write `1/255`"),
             ("0.5", "plain factors are not accepted"),
-            ("1/0", "finite and positive"),
-            ("1/-3", "finite and positive"),
-            ("1/inf", "finite and positive"),
-            ("1/NaN", "finite and positive"),
+            ("1/0", "finite and at least"),
+            ("1/-3", "finite and at least"),
+            ("1/inf", "finite and at least"),
+            ("1/NaN", "finite and at least"),
+            ("1/1e-40", "finite and at least"),
             ("1/x", "`x` is not a number"),
             ("2/255", "use `none` or `1/N`"),
             (" 1/255", "use `none` or `1/N`"),

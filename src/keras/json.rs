@@ -59,7 +59,12 @@ pub fn load(path: &Path) -> Result<Sequential> {
         path: path.to_path_buf(),
         message,
     };
-    let cannot = |e: std::io::Error| fail(format!("cannot read Keras JSON: {e}"));
+    let cannot = |e: std::io::Error| {
+        fail(format!(
+            "cannot read Keras JSON: {}",
+            crate::output::describe(&e)
+        ))
+    };
     let file = std::fs::File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len();
     if size > MAX_JSON_BYTES {

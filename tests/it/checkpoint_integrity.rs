@@ -65,6 +65,46 @@ fn a_flipped_bit_in_a_kernel_or_a_slot_is_refused_by_name() {
 }
 
 #[test]
+fn a_changed_setting_in_the_record_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    ok_in(
+        d,
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "1",
+            "--save",
+            "L.safetensors",
+        ],
+    );
+    let path = dir.path().join("L.safetensors");
+    for (from, to) in [
+        (r#""learning_rate":"0.1""#, r#""learning_rate":"0.9""#),
+        (r#""validation_split":"0.2""#, r#""validation_split":"0.5""#),
+    ] {
+        let mut ck = read_checkpoint(&path);
+        let text = ck.metadata["triceratops"].replace(from, to);
+        assert_ne!(text, ck.metadata["triceratops"], "{from} is in the record");
+        ck.metadata.insert("triceratops".into(), text);
+        let bad = dir.path().join("bad.safetensors");
+        write_checkpoint(&bad, &ck);
+        fails_in(
+            d,
+            &["train", "--resume", "bad.safetensors", "--epochs", "1"],
+            &["settings are corrupt"],
+        );
+        fails_in(
+            d,
+            &["eval", "--checkpoint", "bad.safetensors"],
+            &["corrupt"],
+        );
+    }
+}
+
+#[test]
 fn older_checkpoints_without_checksums_still_refuse_non_finite_tensors() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("v2.safetensors");
@@ -115,16 +155,35 @@ fn the_history_is_kept_across_a_resume() {
 #[test]
 fn a_killed_saves_temp_file_is_removed_by_the_next_save() {
     let dir = TempDir::new().unwrap();
+    let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let temp = |name: &str, age: Option<std::time::SystemTime>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"part of a checkpoint").unwrap();
+        if let Some(t) = age {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+    };
     // pid_max is at most 2^22 on Linux: this process cannot exist.
     let dead = ".A.safetensors.4194305-0.tmp";
-    std::fs::write(dir.path().join(dead), b"half a checkpoint").unwrap();
-    // A temp file of a live process (pid 1) is left alone: someone is saving.
+    temp(dead, Some(minute_ago));
+    // The naming of format-2 saves.
+    let dead_v2 = ".A.safetensors.tmp-4194305-0";
+    temp(dead_v2, Some(minute_ago));
+    // A live process (pid 1), or a fresh file (perhaps a writer in another
+    // PID namespace), is someone saving right now: left alone.
     let live = ".A.safetensors.1-0.tmp";
-    std::fs::write(dir.path().join(live), b"being written").unwrap();
+    temp(live, Some(minute_ago));
+    let fresh = ".A.safetensors.4194305-1.tmp";
+    temp(fresh, None);
     let other = ".B.safetensors.4194305-0.tmp";
-    std::fs::write(dir.path().join(other), b"another target's").unwrap();
+    temp(other, Some(minute_ago));
     train_mlp(dir.path(), "A.safetensors");
-    assert_eq!(entries(dir.path()), [live, other, "A.safetensors"]);
+    assert_eq!(entries(dir.path()), [live, fresh, other, "A.safetensors"]);
 }
 
 #[test]

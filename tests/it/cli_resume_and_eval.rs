@@ -257,3 +257,42 @@ fn non_finite_data_is_a_load_error_naming_file_sample_and_part() {
         assert!(!dir.path().join("L.safetensors").exists());
     }
 }
+
+#[test]
+fn resuming_on_new_data_needs_a_scale_when_the_formats_disagree() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    crate::cli_support::mnist_mlp_trained(dir.path(), "M.safetensors", 1, 100);
+    // 50 raw-byte images as NumPy arrays: npy's default scale is none, the
+    // run divided its bundled MNIST by 255.
+    let pixels: Vec<u8> = (0..50 * 784).map(|i| (i % 256) as u8).collect();
+    let labels: Vec<u8> = (0..50).map(|i| i % 10).collect();
+    std::fs::write(
+        dir.path().join("x.npy"),
+        npy_bytes("|u1", &[50, 784], &pixels),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("y.npy"), npy_bytes("|u1", &[50], &labels)).unwrap();
+    fn resume<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["train", "--resume", "M.safetensors", "--epochs", "1"];
+        args.extend(extra);
+        args
+    }
+    rejected_in(
+        d,
+        &resume(&["--data", "npy:x.npy,y.npy"]),
+        &["default scale is none", "by 1/255", "give --scale"],
+    );
+    rejected_in(
+        d,
+        &resume(&["--scale", "1/255"]),
+        &["--scale cannot be given with --resume"],
+    );
+    ok_in(
+        d,
+        &resume(&["--data", "npy:x.npy,y.npy", "--scale", "1/255"]),
+    );
+    let r = record(&read_checkpoint(&dir.path().join("M.safetensors")));
+    assert_eq!(r["run"]["scale"], "1/255");
+    assert!(r["run"]["data"].as_str().unwrap().ends_with("y.npy"));
+}

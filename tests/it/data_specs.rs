@@ -237,8 +237,9 @@ fn non_finite_values_name_file_sample_and_part() {
     let both = dataset(vec![f32::INFINITY], &[1, 1], vec![f32::NAN], &[1, 1]);
     let message = data_error(check_finite(&spec, &both, Part::Train, 0), &x);
     assert_eq!(message, "sample 0 (train part) holds inf in its inputs");
-    assert_eq!(Part::Train.to_string(), "train");
-    assert_eq!(Part::Validation.to_string(), "validation");
+    assert_eq!(Part::Train.to_string(), "train part");
+    assert_eq!(Part::Validation.to_string(), "validation part");
+    assert_eq!(Part::Evaluated.to_string(), "data to evaluate");
 }
 
 #[test]
