@@ -111,6 +111,16 @@ fn to_vec<T: Float>(a: &ArrayD<T>) -> Vec<f64> {
 /// Runs the optimizer's graph for `grads.len()` steps, carrying the param,
 /// the slots and the step counter between runs through the updates.
 pub fn run<T: Float>(opt: &Optimizer, grads: &[[f64; 4]]) -> Vec<State> {
+    run_with::<T>(opt, grads, |step| opt.step_values(step))
+}
+
+/// [`run`] with the step scalars (in [`Optimizer::step_scalars`] order)
+/// given by `values` for the number of steps already taken.
+pub fn run_with<T: Float>(
+    opt: &Optimizer,
+    grads: &[[f64; 4]],
+    values: impl Fn(u64) -> Vec<f32>,
+) -> Vec<State> {
     let (g, inits) = build(opt);
     let mut inputs: Inputs<T> = Inputs::new();
     inputs.insert("w".into(), array(&[4], &W0));
@@ -125,7 +135,7 @@ pub fn run<T: Float>(opt: &Optimizer, grads: &[[f64; 4]]) -> Vec<State> {
         // What the trainer feeds, from the step counter.
         let step = inputs["step"][[]].to() as u64;
         assert_eq!(step, k as u64);
-        for (s, v) in opt.step_scalars().into_iter().zip(opt.step_values(step)) {
+        for (s, v) in opt.step_scalars().into_iter().zip(values(step)) {
             inputs.insert(s.name().into(), array(&[], &[v as f64]));
         }
         let eval = evaluate(&g, &inputs).unwrap();
