@@ -15,8 +15,9 @@ use crate::language::{Literal, Node};
 /// The e-graph of this crate.
 pub type EG = EGraph<Node, TensorAnalysis>;
 
-/// Folding evaluates constants with at most this many elements (splats of
-/// any size fold through their one value).
+/// Folding evaluates constants with at most this many elements, and only
+/// into results no larger than their operands (splats of any size fold
+/// through their one value).
 pub const FOLD_LIMIT: usize = 4096;
 
 /// What is known about an e-class.
@@ -169,8 +170,11 @@ fn fold_op(op: &Op, operands: &[&Data], ty: &TensorType) -> Option<Constant> {
         }
         _ => {}
     }
-    let small = ty.numel() <= FOLD_LIMIT && values.iter().all(|(t, _)| t.numel() <= FOLD_LIMIT);
-    if !small {
+    // Dense results only when small and no larger than the operands
+    // together: a broadcast of a dense constant stays a broadcast.
+    let inputs: usize = values.iter().map(|(t, _)| t.numel()).sum();
+    let small = ty.numel() <= FOLD_LIMIT && inputs <= FOLD_LIMIT;
+    if !small || ty.numel() > inputs.max(1) {
         return None;
     }
     let owned: Vec<(TensorType, Constant)> = values

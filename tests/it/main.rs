@@ -41,6 +41,7 @@ mod optimizers_adam;
 mod optimizers_api;
 mod optimizers_rmsprop;
 mod optimizers_sgd_adagrad;
+mod passes_train_steps;
 mod plot_output;
 mod train_step_snapshots;
 mod training_failures;

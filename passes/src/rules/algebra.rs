@@ -64,6 +64,13 @@ pub fn rules() -> Vec<Rule> {
             Box::new(|eg, s| reciprocal_mul(eg, s, true)),
         ),
         rule("select-same", "(select ?m ?x ?x)", "?x", None),
+        // A comparison's result is exactly +1 or +0.
+        rule(
+            "select-mask",
+            "(select ?m ?one ?zero)",
+            "?m",
+            Some(mask_one_zero()),
+        ),
         // Views and movements.
         rule(
             "reshape-reshape",
@@ -159,6 +166,21 @@ pub fn fast_math() -> Vec<Rule> {
 fn both_const(a: &str, b: &str) -> Condition {
     let (a, b) = (var(a), var(b));
     Box::new(move |eg, s| eg[s[a]].data.konst.is_some() && eg[s[b]].data.konst.is_some())
+}
+
+/// `?m` is a 0/1 mask (made by an op with the MASK property), `?one` is
+/// all +1 and `?zero` all +0.
+fn mask_one_zero() -> Condition {
+    let (m, one, zero) = (var("?m"), var("?one"), var("?zero"));
+    Box::new(move |eg, s| {
+        let bits = |v| eg[s[v]].data.splat().map(f32::to_bits);
+        bits(one) == Some(1.0f32.to_bits())
+            && bits(zero) == Some(0.0f32.to_bits())
+            && eg[s[m]]
+                .nodes
+                .iter()
+                .any(|n| n.kind().is_some_and(|k| k.has(Props::MASK)))
+    })
 }
 
 fn identity_perm(p: &str) -> Condition {

@@ -47,6 +47,13 @@ refutes!(no_reassociation_exact, exact(), [M],
 proves!(reassociation_fast_math, fast(), [M],
     "(add (add $0 const[2,3]:0.1) const[2,3]:0.2)" => "(add $0 const[2,3]:0.3)");
 proves!(select_same, exact(), [M, M], "(select $1 $0 $0)" => "$0");
+proves!(select_mask, exact(), [M, M],
+    "(select (gt $0 $1) const[2,3]:1.0 const[2,3]:0.0)" => "(gt $0 $1)");
+// Only a comparison is known to be exactly 0 or 1.
+refutes!(select_non_mask_stays, exact(), [M],
+    "(select $0 const[2,3]:1.0 const[2,3]:0.0)" => "$0");
+refutes!(select_mask_negative_zero_stays, exact(), [M, M],
+    "(select (gt $0 $1) const[2,3]:1.0 const[2,3]:-0.0)" => "(gt $0 $1)");
 proves!(neg_neg, exact(), [M], "(neg (neg $0))" => "$0");
 proves!(relu_relu, exact(), [M], "(relu (relu $0))" => "(relu $0)");
 proves!(abs_abs, exact(), [M], "(abs (abs $0))" => "(abs $0)");
