@@ -151,3 +151,49 @@ fn emit_optimized_prints_graph_and_report() {
     ]);
     assert!(off.contains("passes: none"), "{off}");
 }
+
+#[test]
+fn training_with_passes_on_and_off_is_bit_identical() {
+    use ndarray::{ArrayD, IxDyn};
+    use triceratops::backend::Interpreter;
+    use triceratops::Model;
+
+    let b = builtin("mnist-mlp").unwrap().unwrap();
+    let train = |passes: Passes| {
+        let mut m = Model::new(
+            b.model.clone(),
+            Optimizer::adam(Convention::Keras),
+            b.loss,
+            &b.metrics,
+            Box::new(Interpreter),
+            3,
+        )
+        .unwrap();
+        m.set_passes(passes);
+        let mut logs = Vec::new();
+        for step in 0..3u64 {
+            let inputs = random_inputs::<f32>(
+                &compiled("mnist-mlp", Optimizer::adam(Convention::Keras), 8).graph,
+                step,
+            );
+            let x = inputs["x"].mapv(f32::abs);
+            let mut y = ArrayD::zeros(IxDyn(&[8, 10]));
+            for i in 0..8 {
+                y[[i, (i * 7 + step as usize) % 10]] = 1.0;
+            }
+            let l = m.train_on_batch(x, y).unwrap();
+            logs.push(l.loss.to_bits());
+        }
+        let state: Vec<u32> = (0..m.state().len())
+            .flat_map(|i| {
+                m.state()
+                    .slice(i)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (logs, state)
+    };
+    assert_eq!(train(Passes::On), train(Passes::None));
+}

@@ -17,14 +17,15 @@ fn exact() -> PassOptions {
     }
 }
 
-/// Arguments (order, names, roles, types), outputs and update targets.
-fn convention(
-    g: &Graph,
-) -> (
+/// Arguments (name, role, type), outputs and update targets.
+type Convention = (
     Vec<(String, Option<Role>, String)>,
     Vec<String>,
     Vec<String>,
-) {
+);
+
+/// Arguments (order, names, roles, types), outputs and update targets.
+fn convention(g: &Graph) -> Convention {
     let args = g
         .arguments()
         .map(|v| {
