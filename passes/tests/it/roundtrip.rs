@@ -140,3 +140,48 @@ fn log_softmax_is_stable_after_numerics() {
         );
     }
 }
+
+#[test]
+fn a_limit_is_reported_and_the_best_graph_kept() {
+    let mut g = Graph::new("deep");
+    let x = g.input("x", [3]).unwrap();
+    let mut v = x;
+    for _ in 0..6 {
+        v = g.neg(v).unwrap();
+    }
+    g.add_output("out", v).unwrap();
+    let tight = PassOptions {
+        limits: triceratops_passes::Limits {
+            iterations: 1,
+            nodes: 50_000,
+        },
+        ..exact()
+    };
+    let (opt, report) = optimize(&g, &tight).unwrap();
+    assert!(report.hit_limit(), "{report}");
+    assert_eq!(report.phases[0].stop, "iteration limit (1)", "{report}");
+    assert!(
+        graph_cost(&opt).total() < graph_cost(&g).total(),
+        "{report}"
+    );
+    assert_same_bits(&g, &opt, 1);
+    let (full, report) = optimize(&g, &exact()).unwrap();
+    assert!(!report.hit_limit(), "{report}");
+    assert_eq!(full.len(), 1, "six negations cancel: {report}");
+}
+
+#[test]
+fn report_prints_as_a_table() {
+    let mut g = Graph::new("t");
+    let x = g.input("x", [2]).unwrap();
+    let one = g.scalar(1.0).unwrap();
+    let y = g.mul(x, one).unwrap();
+    g.add_output("y", y).unwrap();
+    let (_, report) = optimize(&g, &PassOptions::default()).unwrap();
+    let text = report.to_string();
+    assert!(text.starts_with("rule set"), "{text}");
+    assert!(text.contains("algebra"), "{text}");
+    assert!(text.contains("fired: const-fold x1, mul-one x1"), "{text}");
+    assert!(text.contains("numerics"), "{text}");
+    assert!(text.contains("kernels"), "{text}");
+}
