@@ -5,7 +5,7 @@
 //! computed. Folding adds the literal in [`Analysis::modify`], never in
 //! `make`.
 
-use egg::{Analysis, DidMerge, EGraph, Id};
+use egg::{Analysis, DidMerge, EGraph, Id, Language};
 use triceratops_ir::infer::infer_type;
 use triceratops_ir::interp::evaluate_args;
 use triceratops_ir::{AttrValue, Constant, Graph, Op, OpClass, OpKind, Shape, TensorType, ValueId};
@@ -139,8 +139,6 @@ pub fn node_op<'a>(
         .collect::<Result<Vec<_>, _>>()?;
     Op::from_attrs(kind, attrs).map_err(|e| e.to_string())
 }
-
-use egg::Language as _;
 
 /// The value of `op` over constant operands, computed by the interpreter,
 /// when every operand is constant and the work is small.

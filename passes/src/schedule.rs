@@ -80,8 +80,10 @@ pub fn run_rule_set(
         })?;
     let cost_before = graph_cost(graph);
     let cost_after = graph_cost(&extracted);
-    // The numerics rules trade cost for stability; the others must pay.
-    let kept_input = !penalize_unstable && cost_after.total() > cost_before.total();
+    // The numerics rules trade cost for stability when they fire; otherwise
+    // extraction must pay for itself (tree costs can misjudge sharing).
+    let rewrote = fired.keys().any(|r| r != "const-fold");
+    let kept_input = cost_after.total() > cost_before.total() && !(penalize_unstable && rewrote);
     let (out, cost_after) = if kept_input {
         (graph.clone(), cost_before)
     } else {

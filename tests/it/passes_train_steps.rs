@@ -1,7 +1,8 @@
 //! The egg passes on real train steps: interpreter(before) and
 //! interpreter(after) agree bit for bit over several steps (each step's
 //! updates fed back as the next step's state) for linreg, mnist-mlp and
-//! seed-cnn with every optimizer in both conventions; the optimized
+//! seed-cnn (channels_last and channels_first) with every optimizer variant
+//! in both conventions; training with passes on and off; the optimized
 //! mnist-mlp Adam step as a snapshot; the CLI's `--emit optimized` and
 //! `--passes none`.
 
@@ -11,7 +12,11 @@ use triceratops::compile::{optimize, train_step, CompileSpec, CompiledGraph, Pas
 use triceratops::ir::interp::{evaluate, Inputs};
 use triceratops::ir::testing::random_inputs;
 use triceratops::ir::text::print;
+use triceratops::keras::layers::DataFormat;
+use triceratops::keras::losses::Loss;
+use triceratops::keras::metrics::Metric;
 use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::keras::{Activation, Conv2D, Dense, Flatten, MaxPooling2D, Sequential};
 use triceratops::models::builtin;
 
 use crate::cli_support::ok;
@@ -35,20 +40,48 @@ fn optimizers(c: Convention) -> Vec<(&'static str, Optimizer)> {
     ]
 }
 
-fn compiled(model: &str, optimizer: Optimizer, batch: usize) -> CompiledGraph {
+/// A built-in model, or `seed-cnn-nchw`: the seed CNN in channels_first.
+fn recipe(model: &str) -> (Sequential, Loss, Vec<Metric>) {
+    if model == "seed-cnn-nchw" {
+        let first = DataFormat::ChannelsFirst;
+        let mut m = Sequential::new("seed_cnn_nchw", &[3, 32, 32]);
+        m.add(
+            Conv2D::new(32, (3, 3))
+                .activation(Activation::Relu)
+                .data_format(first),
+        )
+        .unwrap();
+        m.add(MaxPooling2D::new((2, 2)).data_format(first)).unwrap();
+        m.add(
+            Conv2D::new(16, (3, 3))
+                .activation(Activation::Relu)
+                .data_format(first),
+        )
+        .unwrap();
+        m.add(MaxPooling2D::new((2, 2)).data_format(first)).unwrap();
+        m.add(Flatten::new()).unwrap();
+        m.add(Dense::new(10).activation(Activation::Softmax))
+            .unwrap();
+        let b = builtin("seed-cnn").unwrap().unwrap();
+        return (m, b.loss, b.metrics);
+    }
     let b = builtin(model).unwrap().unwrap();
-    let units = b.model.output_shape().last().copied().unwrap_or(1);
+    (b.model, b.loss, b.metrics)
+}
+
+fn compiled(model: &str, optimizer: Optimizer, batch: usize) -> CompiledGraph {
+    let (model, loss, metrics) = recipe(model);
+    let units = model.output_shape().last().copied().unwrap_or(1);
     let spec = CompileSpec {
         optimizer,
-        loss: b.loss,
-        metrics: b
-            .metrics
+        loss,
+        metrics: metrics
             .iter()
-            .map(|m| (m.name(), m.resolve(b.loss, units)))
+            .map(|m| (m.name(), m.resolve(loss, units)))
             .collect(),
         passes: Passes::None,
     };
-    train_step(&b.model, &spec, batch).unwrap().0
+    train_step(&model, &spec, batch).unwrap().0
 }
 
 /// Runs `steps` steps of both graphs from the same random inputs, feeding
@@ -123,6 +156,11 @@ fn mnist_mlp_steps_are_bit_identical() {
 #[test]
 fn seed_cnn_steps_are_bit_identical() {
     check_model("seed-cnn", 2, 2);
+}
+
+#[test]
+fn seed_cnn_channels_first_steps_are_bit_identical() {
+    check_model("seed-cnn-nchw", 2, 2);
 }
 
 #[test]
