@@ -4,8 +4,8 @@
 //! composition, and strength reduction that rounds identically. Constant
 //! folding is the analysis' job and CSE is the e-graph's. Reassociation,
 //! `x / c -> x * (1/c)` and `pow(x, 2) -> square(x)` (the interpreter's
-//! `powf` is not correctly rounded, `x * x` is) change results: they are
-//! only in [`fast_math`].
+//! `powf` is the platform libm's, not specified to equal `x * x`) may change
+//! results: they are only in [`fast_math`].
 //!
 //! Not here on purpose: `x + 0 -> x` (wrong for x = -0, since -0 + +0 = +0),
 //! `x * 0 -> 0` (NaN, infinities, -0), `x - x -> 0` (NaN, infinities),
