@@ -12,6 +12,10 @@ use crate::ir::IrError;
 pub enum Error {
     #[error(transparent)]
     Ir(#[from] IrError),
+    /// An optimization pass failed (a bug of the passes; `--passes none`
+    /// works around it).
+    #[error("optimization passes: {0}")]
+    Pass(#[from] triceratops_passes::PassError),
     /// A layer that cannot be applied to its input (names layer and shapes).
     #[error("layer `{layer}` ({kind}): {message}")]
     Layer {

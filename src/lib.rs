@@ -10,7 +10,9 @@
 //! - [`backend`]: what runs graphs (the interpreter today), bound by
 //!   position and updating the state store in place;
 //! - [`train`]: `fit`, `evaluate`, `predict`; [`checkpoint`]: save/load;
-//! - [`data`]: data-set loaders; [`output`]: safe writes of output files.
+//! - [`data`]: data-set loaders; [`output`]: safe writes of output files;
+//! - [`passes`]: the egg passes run on every compiled graph (the
+//!   `triceratops-passes` crate).
 //!
 //! Features: `cli` (default; the `triceratops` binary, with `plot`) and
 //! `plot` (loss curves). `default-features = false` keeps the library free
@@ -34,3 +36,4 @@ pub mod train;
 pub use error::{Error, Result};
 pub use train::{FitOptions, History, Model, Validation};
 pub use triceratops_ir as ir;
+pub use triceratops_passes as passes;

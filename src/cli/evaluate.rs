@@ -22,6 +22,7 @@ pub struct Selection {
     pub scale: Option<String>,
     /// The first N samples of the chosen part.
     pub limit: Option<usize>,
+    pub passes: crate::compile::Passes,
 }
 
 /// The samples chosen, what to call them, and the index in their file(s)
@@ -60,7 +61,8 @@ fn choose(checkpoint: &Path, s: &Selection) -> Result<(Model, Chosen)> {
         return Err(Error::Config("--limit must be positive".into()));
     }
     let restored = checkpoint::load(checkpoint, Box::new(Interpreter))?;
-    let model = restored.model;
+    let mut model = restored.model;
+    model.set_passes(s.passes);
     let mut recorded = restored.run;
     if let Some(scale) = &s.scale {
         recorded.scale = Some(scale.clone());

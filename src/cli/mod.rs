@@ -32,7 +32,7 @@ pub enum Emit {
     Graph,
     /// The whole train step: forward, loss, backward, optimizer update.
     Grad,
-    /// The train step after the egg passes (not built yet).
+    /// The train step after the egg passes, and the pass report.
     Optimized,
     /// The JIT's kernel plan (not built yet).
     Kernels,
@@ -48,6 +48,24 @@ pub enum BackendChoice {
     Interp,
     /// The Cranelift JIT (not built yet).
     Jit,
+}
+
+/// Whether compiled graphs go through the egg passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PassesChoice {
+    /// The default passes: exact algebra (bit-identical values) and numerics.
+    On,
+    /// No optimization passes (canonicalization only).
+    None,
+}
+
+impl PassesChoice {
+    pub fn passes(self) -> crate::compile::Passes {
+        match self {
+            PassesChoice::On => crate::compile::Passes::On,
+            PassesChoice::None => crate::compile::Passes::None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -112,6 +130,9 @@ pub enum Command {
         /// The stage to print.
         #[arg(long, value_enum)]
         emit: Emit,
+        /// Optimization passes on the compiled graphs.
+        #[arg(long, value_enum, default_value = "on")]
+        passes: PassesChoice,
     },
     /// Train a model, saving checkpoints and plotting curves if asked.
     #[command(after_help = "Examples:\n  \
@@ -169,6 +190,9 @@ pub enum Command {
         /// Continue training from this checkpoint, with its model, optimizer, data and random state.
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// Optimization passes on the compiled graphs.
+        #[arg(long, value_enum, default_value = "on")]
+        passes: PassesChoice,
     },
     /// Loss and metrics of a checkpoint on its held-out samples or other data.
     #[command(after_help = "Examples:\n  \
@@ -195,6 +219,9 @@ pub enum Command {
         /// Samples per batch.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
+        /// Optimization passes on the compiled graphs.
+        #[arg(long, value_enum, default_value = "on")]
+        passes: PassesChoice,
     },
     /// Predictions of a checkpoint for the first samples of its held-out data or other data.
     #[command(after_help = "Examples:\n  \
@@ -217,5 +244,8 @@ pub enum Command {
         /// Input scaling, as for train [default: the checkpoint's own]
         #[arg(long)]
         scale: Option<String>,
+        /// Optimization passes on the compiled graphs.
+        #[arg(long, value_enum, default_value = "on")]
+        passes: PassesChoice,
     },
 }

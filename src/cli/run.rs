@@ -7,7 +7,7 @@ use super::stdout;
 use super::train::{train, TrainArgs};
 use super::{BackendChoice, Cli, Command, ConventionChoice, Emit, Recipe};
 use crate::backend::{Backend, Interpreter};
-use crate::compile::{predict_step, train_step, CompileSpec};
+use crate::compile::{optimize, predict_step, train_step, CompileSpec, Passes};
 use crate::error::{Error, Result};
 use crate::ir::analysis::to_dot;
 use crate::ir::text::print;
@@ -27,7 +27,8 @@ pub fn run(cli: Cli) -> Result<()> {
             model,
             recipe,
             emit,
-        } => compile(&model, &recipe, emit),
+            passes,
+        } => compile(&model, &recipe, emit, passes.passes()),
         Command::Train {
             model,
             recipe,
@@ -42,8 +43,10 @@ pub fn run(cli: Cli) -> Result<()> {
             plot,
             save,
             resume,
+            passes,
         } => {
             let args = TrainArgs {
+                passes: passes.passes(),
                 model,
                 data,
                 validation_data,
@@ -65,8 +68,10 @@ pub fn run(cli: Cli) -> Result<()> {
             limit,
             scale,
             batch_size,
+            passes,
         } => {
             let selection = Selection {
+                passes: passes.passes(),
                 data,
                 split,
                 scale,
@@ -80,6 +85,7 @@ pub fn run(cli: Cli) -> Result<()> {
             split,
             count,
             scale,
+            passes,
         } => {
             if count == 0 {
                 return Err(Error::Config("--count must be positive".into()));
@@ -89,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 split,
                 scale,
                 limit: Some(count),
+                passes: passes.passes(),
             };
             predict(&checkpoint, selection)
         }
@@ -206,7 +213,7 @@ pub(super) fn check_lr(lr: f32) -> Result<f32> {
     Ok(lr)
 }
 
-fn compile(model: &str, recipe: &Recipe, emit: Emit) -> Result<()> {
+fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<()> {
     let s = settings(model, recipe)?;
     let units = s.model.output_shape().last().copied().unwrap_or(1);
     let spec = CompileSpec {
@@ -217,19 +224,26 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit) -> Result<()> {
             .iter()
             .map(|m| (m.name(), m.resolve(s.loss, units)))
             .collect(),
+        // graph, grad and dot print the stages before the passes.
+        passes: Passes::None,
     };
     let text = match emit {
-        Emit::Graph => print(&predict_step(&s.model, s.batch_size)?.graph),
+        Emit::Graph => print(&predict_step(&s.model, s.batch_size, Passes::None)?.graph),
         Emit::Grad => print(&train_step(&s.model, &spec, s.batch_size)?.0.graph),
         Emit::Dot => to_dot(&train_step(&s.model, &spec, s.batch_size)?.0.graph),
-        Emit::Optimized | Emit::Kernels | Emit::Clif => {
+        Emit::Optimized => {
+            let train = train_step(&s.model, &spec, s.batch_size)?.0;
+            let (optimized, report) = optimize(train, passes)?;
+            let report = report.map_or("passes: none\n".to_string(), |r| format!("{r}\n"));
+            format!("{}\n{report}", print(&optimized.graph))
+        }
+        Emit::Kernels | Emit::Clif => {
             let stage = match emit {
-                Emit::Optimized => "optimized (the egg passes)",
                 Emit::Kernels => "kernels (the JIT's kernel plan)",
                 _ => "clif (the Cranelift JIT)",
             };
             return Err(Error::Config(format!(
-                "--emit {stage} is not built yet; available now: graph, grad, dot"
+                "--emit {stage} is not built yet; available now: graph, grad, dot, optimized"
             )));
         }
     };

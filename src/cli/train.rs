@@ -29,6 +29,7 @@ pub struct TrainArgs {
     pub plot: Option<PathBuf>,
     pub save: Option<PathBuf>,
     pub resume: Option<PathBuf>,
+    pub passes: crate::compile::Passes,
 }
 
 /// A model ready to train, with the settings to record and its history.
@@ -52,6 +53,7 @@ pub fn train(recipe: &Recipe, backend: Box<dyn Backend>, args: TrainArgs) -> Res
         mut history,
         default_epochs,
     } = start;
+    model.set_passes(args.passes);
     let batch_size = settings.batch_size.unwrap_or(32);
     if batch_size == 0 {
         return Err(Error::Config("--batch-size must be positive".into()));

@@ -11,6 +11,14 @@
 //! `state` per optimizer slot (`<param>.<slot>`); its outputs are `loss`, one per metric, and `finite`
 //! (the NaN/inf guard). Eval takes `x`, `y` and the params; predict takes
 //! `x` and the params and returns `y_pred`.
+//!
+//! Every graph is canonicalized and then, unless [`Passes::None`], run
+//! through the egg passes ([`optimize`], the `triceratops-passes` crate) by
+//! [`CompiledGraph::try_rewrite`], which re-checks the signature. The
+//! default passes are exact (every f32 value bit-identical), so a run
+//! trains identically with them on or off; the numerics rule set changes
+//! values only where a graph computes `log` of a softmax or of an `exp`,
+//! which the built-in front end never emits (it builds log-softmax stably).
 
 mod guard;
 mod signature;
@@ -29,6 +37,18 @@ use crate::keras::sequential::Forward;
 use crate::keras::Sequential;
 use crate::state::StateKind;
 
+pub use triceratops_passes::{PassOptions, PassReport};
+
+/// Whether compiled graphs go through the egg passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Passes {
+    /// The default passes ([`PassOptions::default`]: exact algebra, numerics).
+    #[default]
+    On,
+    /// Canonicalization only.
+    None,
+}
+
 /// What a model was compiled with.
 #[derive(Clone, Debug)]
 pub struct CompileSpec {
@@ -37,6 +57,8 @@ pub struct CompileSpec {
     /// Metrics as the user named them, each resolved for this loss (so
     /// `accuracy` may compute categorical accuracy but is logged as `accuracy`).
     pub metrics: Vec<(&'static str, Metric)>,
+    /// Whether the egg passes run on the compiled graphs.
+    pub passes: Passes,
 }
 
 /// A graph with its calling convention.
@@ -55,7 +77,17 @@ impl CompiledGraph {
 
     /// Applies a graph-to-graph pass and checks that it kept the signature.
     pub fn rewrite(self, pass: &str, f: impl FnOnce(&Graph) -> Graph) -> Result<CompiledGraph> {
-        let graph = f(&self.graph);
+        self.try_rewrite(pass, |g| Ok(f(g)))
+    }
+
+    /// Applies a fallible graph-to-graph pass and checks that it kept the
+    /// signature.
+    pub fn try_rewrite(
+        self,
+        pass: &str,
+        f: impl FnOnce(&Graph) -> Result<Graph>,
+    ) -> Result<CompiledGraph> {
+        let graph = f(&self.graph)?;
         self.signature.check(&graph).map_err(|e| match e {
             Error::Signature { graph, problem } => Error::Signature {
                 graph,
@@ -65,6 +97,24 @@ impl CompiledGraph {
         })?;
         Ok(CompiledGraph { graph, ..self })
     }
+}
+
+/// Runs the egg passes on `compiled` (nothing with [`Passes::None`]),
+/// returning the report when they ran.
+pub fn optimize(
+    compiled: CompiledGraph,
+    passes: Passes,
+) -> Result<(CompiledGraph, Option<PassReport>)> {
+    if passes == Passes::None {
+        return Ok((compiled, None));
+    }
+    let mut report = None;
+    let compiled = compiled.try_rewrite("passes", |g| {
+        let (g, r) = triceratops_passes::optimize(g, &PassOptions::default())?;
+        report = Some(r);
+        Ok(g)
+    })?;
+    Ok((compiled, report))
 }
 
 /// The shape of the targets `y` for a batch: the model's output shape, or
@@ -115,8 +165,8 @@ impl Roles {
     }
 
     /// The signature of `g`, whose every argument has a recorded role, then
-    /// the canonical form of `g` with it.
-    fn finish(self, g: Graph) -> Result<CompiledGraph> {
+    /// the canonical form of `g` with it, optimized unless `passes` is none.
+    fn finish(self, g: Graph, passes: Passes) -> Result<CompiledGraph> {
         let mut args = Vec::new();
         for v in g.arguments() {
             let Some(&role) = self.args.get(&v) else {
@@ -148,7 +198,8 @@ impl Roles {
             outputs,
             updated: updated_args(&g),
         };
-        CompiledGraph::new(g, signature)?.rewrite("canonicalize", canonicalize)
+        let canonical = CompiledGraph::new(g, signature)?.rewrite("canonicalize", canonicalize)?;
+        Ok(optimize(canonical, passes)?.0)
     }
 }
 
@@ -218,7 +269,7 @@ pub fn train_step(
     let one = g.scalar(1.0)?;
     let next = g.add(step, one)?;
     g.add_update(step, next)?;
-    Ok((roles.finish(g)?, slots))
+    Ok((roles.finish(g, spec.passes)?, slots))
 }
 
 /// Forward, loss and metrics without updates.
@@ -226,11 +277,11 @@ pub fn eval_step(model: &Sequential, spec: &CompileSpec, batch: usize) -> Result
     let mut g = Graph::new(&format!("{}.eval", model.name));
     let mut roles = Roles::default();
     forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Infer)?;
-    roles.finish(g)
+    roles.finish(g, spec.passes)
 }
 
 /// The forward pass alone: `x` to `y_pred`.
-pub fn predict_step(model: &Sequential, batch: usize) -> Result<CompiledGraph> {
+pub fn predict_step(model: &Sequential, batch: usize, passes: Passes) -> Result<CompiledGraph> {
     let mut g = Graph::new(&format!("{}.predict", model.name));
     let mut roles = Roles::default();
     let x = g.input("x", input_shape(model, batch))?;
@@ -238,5 +289,5 @@ pub fn predict_step(model: &Sequential, batch: usize) -> Result<CompiledGraph> {
     let fwd = model.lower(&mut g, x, Mode::Infer)?;
     roles.forward(&fwd);
     roles.output(&mut g, "y_pred", fwd.output, OutputRole::Prediction)?;
-    roles.finish(g)
+    roles.finish(g, passes)
 }

@@ -82,6 +82,7 @@ impl Model {
                 .iter()
                 .map(|m| (m.name(), m.resolve(loss, units)))
                 .collect(),
+            passes: compile::Passes::default(),
         };
         if model.count_params() > MAX_PARAMS {
             return Err(Error::Config(format!(
@@ -91,7 +92,12 @@ impl Model {
                 (MAX_PARAMS * 4) >> 30
             )));
         }
-        let (train, slots) = compile::train_step(&model, &spec, 1)?;
+        // Only to learn the state's layout: the passes would not change it.
+        let layout_spec = CompileSpec {
+            passes: compile::Passes::None,
+            ..spec.clone()
+        };
+        let (train, slots) = compile::train_step(&model, &layout_spec, 1)?;
         let layout = StateLayout::new(train.signature.state_args().map(|(_, a)| {
             let ArgRole::State(kind) = a.role else {
                 unreachable!("state_args yields state")
@@ -120,6 +126,16 @@ impl Model {
             executables: HashMap::new(),
             compilations: 0,
         })
+    }
+
+    /// Whether the graphs this model compiles from now on go through the
+    /// egg passes (on by default). The default passes are exact, so this
+    /// changes speed, not results.
+    pub fn set_passes(&mut self, passes: compile::Passes) {
+        if self.spec.passes != passes {
+            self.spec.passes = passes;
+            self.executables.clear();
+        }
     }
 
     /// Params, optimizer slots and the step counter.
@@ -228,7 +244,7 @@ impl Model {
             let compiled = match kind {
                 StepKind::Train => compile::train_step(&self.model, &self.spec, batch)?.0,
                 StepKind::Eval => compile::eval_step(&self.model, &self.spec, batch)?,
-                StepKind::Predict => compile::predict_step(&self.model, batch)?,
+                StepKind::Predict => compile::predict_step(&self.model, batch, self.spec.passes)?,
             };
             let exe = self.backend.compile(compiled, self.state.layout())?;
             self.compilations += 1;

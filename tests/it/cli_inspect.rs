@@ -105,7 +105,7 @@ fn compile_emit_dot_is_graphviz() {
 
 #[test]
 fn compile_emit_of_unbuilt_stages_fails_cleanly() {
-    for stage in ["optimized", "kernels", "clif"] {
+    for stage in ["kernels", "clif"] {
         rejected(
             &["compile", "--model", "mnist-mlp", "--emit", stage],
             &[&format!("--emit {stage}"), "not built yet"],

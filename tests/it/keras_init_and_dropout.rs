@@ -192,6 +192,7 @@ fn dropout_noise_is_only_in_the_train_step() {
         optimizer: Optimizer::adam(Convention::Keras),
         loss: Loss::MeanSquaredError,
         metrics: vec![],
+        passes: compile::Passes::default(),
     };
     let noise = |c: &compile::CompiledGraph| -> Vec<(String, Vec<usize>)> {
         c.signature
@@ -207,7 +208,7 @@ fn dropout_noise_is_only_in_the_train_step() {
         vec![("dropout.noise".to_string(), vec![4, 8])]
     );
     assert!(noise(&compile::eval_step(&m, &spec, 4).unwrap()).is_empty());
-    assert!(noise(&compile::predict_step(&m, 4).unwrap()).is_empty());
+    assert!(noise(&compile::predict_step(&m, 4, compile::Passes::default()).unwrap()).is_empty());
 }
 
 #[test]

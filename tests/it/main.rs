@@ -42,6 +42,7 @@ mod optimizers_api;
 mod optimizers_rmsprop;
 mod optimizers_sgd_adagrad;
 mod optimizers_vs_keras;
+mod passes_train_steps;
 mod plot_output;
 mod train_step_snapshots;
 mod training_failures;

@@ -16,6 +16,9 @@ fn train_step(optimizer: Optimizer) -> String {
         optimizer,
         loss: Loss::MeanSquaredError,
         metrics: vec![],
+        // The graph before the passes (tests/it/passes_train_steps.rs
+        // snapshots an optimized one).
+        passes: compile::Passes::None,
     };
     let (compiled, _) = compile::train_step(&model, &spec, 4).unwrap();
     print(&compiled.graph)

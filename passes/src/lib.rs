@@ -1,0 +1,96 @@
+//! `triceratops-passes`: equality-saturation passes over Triceratops
+//! graphs, on egg.
+//!
+//! A graph goes into an e-graph ([`convert`]) whose language mirrors the op
+//! set with attributes as leaves ([`language`]) and whose analysis is the
+//! IR's own shape inference plus constant values folded by the IR's own
+//! interpreter ([`analysis`]). Each rule set ([`rules`]) runs on a bounded,
+//! deterministic schedule ([`schedule`]); a greedy extraction by an
+//! analytic cost model ([`cost`], [`extract`]) rebuilds a graph with the
+//! original calling convention; a [`PassReport`] says what happened.
+//!
+//! Rule sets, in order: **algebra** (exact: every f32 value bit-identical;
+//! with [`PassOptions::fast_math`], also reassociation and reciprocals),
+//! then **numerics** (stability rewrites such as `log(softmax(x))` ->
+//! `x - logsumexp(x)`; these change values on purpose, and only fire where
+//! the graph has such a pattern).
+
+pub mod analysis;
+pub mod convert;
+pub mod cost;
+pub mod extract;
+pub mod language;
+pub mod report;
+pub mod rules;
+pub mod schedule;
+
+use triceratops_ir::Graph;
+
+pub use cost::{graph_cost, Cost};
+pub use language::Node;
+pub use report::{PassReport, PhaseReport};
+pub use schedule::Limits;
+
+/// What the passes may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassOptions {
+    /// Also run rewrites that change rounding (reassociation of constant
+    /// chains, `x / c -> x * (1/c)`, `pow(x, 2) -> square(x)`).
+    pub fast_math: bool,
+    /// Run the numerics rule set.
+    pub numerics: bool,
+    /// The bounds of every rule set's run.
+    pub limits: Limits,
+}
+
+impl Default for PassOptions {
+    fn default() -> PassOptions {
+        PassOptions {
+            fast_math: false,
+            numerics: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("rule set {rule_set}: {why}")]
+    Extraction { rule_set: String, why: String },
+}
+
+/// The algebra rules for `options`.
+pub fn algebra_rules(options: &PassOptions) -> Vec<egg::Rewrite<Node, analysis::TensorAnalysis>> {
+    let mut rules = rules::algebra::rules();
+    if options.fast_math {
+        rules.extend(rules::algebra::fast_math());
+    }
+    rules
+}
+
+/// Optimizes `graph`: the same arguments (order, names, roles, types),
+/// outputs (names, order) and update targets, computing bit-identical
+/// values unless `fast_math` is set or a numerics rule fired.
+pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassReport), PassError> {
+    let mut report = PassReport::default();
+    let (mut g, phase) = schedule::run_rule_set(
+        "algebra",
+        graph,
+        &algebra_rules(options),
+        options.limits,
+        false,
+    )?;
+    report.phases.push(phase);
+    if options.numerics {
+        let (next, phase) = schedule::run_rule_set(
+            "numerics",
+            &g,
+            &rules::numerics::rules(),
+            options.limits,
+            true,
+        )?;
+        g = next;
+        report.phases.push(phase);
+    }
+    Ok((g, report))
+}

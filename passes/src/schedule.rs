@@ -1,0 +1,106 @@
+//! The bounded, deterministic schedule: each rule set runs to saturation
+//! or to its node/iteration limit (never a wall-clock limit, so a loaded
+//! machine gets the same graph), with egg's `SimpleScheduler` (the rule
+//! sets terminate; backoff only slows them). Then extraction; if it does
+//! not lower the cost, the input is kept.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use egg::{Rewrite, Runner, SimpleScheduler, StopReason};
+use triceratops_ir::Graph;
+
+use crate::analysis::TensorAnalysis;
+use crate::convert::{to_egraph, Converted};
+use crate::cost::graph_cost;
+use crate::extract::{choose, extract};
+use crate::language::Node;
+use crate::report::PhaseReport;
+use crate::PassError;
+
+/// The limits of one rule set's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub iterations: usize,
+    pub nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            iterations: 16,
+            nodes: 50_000,
+        }
+    }
+}
+
+/// Runs `rules` over `graph` and extracts the cheapest equivalent graph.
+pub fn run_rule_set(
+    name: &str,
+    graph: &Graph,
+    rules: &[Rewrite<Node, TensorAnalysis>],
+    limits: Limits,
+    penalize_unstable: bool,
+) -> Result<(Graph, PhaseReport), PassError> {
+    let start = Instant::now();
+    let Converted {
+        egraph,
+        classes,
+        nodes,
+    } = to_egraph(graph);
+    let runner: Runner<Node, TensorAnalysis> = Runner::new(TensorAnalysis::default())
+        .with_egraph(egraph)
+        .with_iter_limit(limits.iterations)
+        .with_node_limit(limits.nodes)
+        .with_time_limit(Duration::MAX)
+        .with_scheduler(SimpleScheduler)
+        .run(rules);
+    let eg = &runner.egraph;
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    for it in &runner.iterations {
+        for (rule, n) in &it.applied {
+            *fired.entry(rule.to_string()).or_default() += n;
+        }
+    }
+    if eg.analysis.folds > 0 {
+        fired.insert("const-fold".into(), eg.analysis.folds);
+    }
+    let stop = match runner.stop_reason {
+        Some(StopReason::Saturated) | None => "saturated".to_string(),
+        Some(StopReason::IterationLimit(n)) => format!("iteration limit ({n})"),
+        Some(StopReason::NodeLimit(n)) => format!("node limit ({n} nodes)"),
+        Some(StopReason::TimeLimit(_)) => "time limit".to_string(),
+        Some(StopReason::Other(why)) => why,
+    };
+    let best = choose(eg, penalize_unstable);
+    let extracted =
+        extract(graph, &classes, &nodes, eg, &best).map_err(|why| PassError::Extraction {
+            rule_set: name.to_string(),
+            why,
+        })?;
+    let cost_before = graph_cost(graph);
+    let cost_after = graph_cost(&extracted);
+    // The numerics rules trade cost for stability when they fire; otherwise
+    // extraction must pay for itself (tree costs can misjudge sharing).
+    let rewrote = fired.keys().any(|r| r != "const-fold");
+    let kept_input = cost_after.total() > cost_before.total() && !(penalize_unstable && rewrote);
+    let (out, cost_after) = if kept_input {
+        (graph.clone(), cost_before)
+    } else {
+        (extracted, cost_after)
+    };
+    let report = PhaseReport {
+        rule_set: name.to_string(),
+        fired,
+        iterations: runner.iterations.len(),
+        nodes: eg.total_number_of_nodes(),
+        classes: eg.number_of_classes(),
+        stop,
+        time: start.elapsed(),
+        cost_before,
+        cost_after,
+        kept_input,
+        conflicts: eg.analysis.conflicts,
+    };
+    Ok((out, report))
+}

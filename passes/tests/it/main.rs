@@ -1,0 +1,7 @@
+//! The integration tests of `triceratops-passes`, one binary.
+
+mod support;
+
+mod roundtrip;
+mod rules_algebra;
+mod rules_numerics;

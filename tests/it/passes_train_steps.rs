@@ -1,0 +1,237 @@
+//! The egg passes on real train steps: interpreter(before) and
+//! interpreter(after) agree bit for bit over several steps (each step's
+//! updates fed back as the next step's state) for linreg, mnist-mlp and
+//! seed-cnn (channels_last and channels_first) with every optimizer variant
+//! in both conventions; training with passes on and off; the optimized
+//! mnist-mlp Adam step as a snapshot; the CLI's `--emit optimized` and
+//! `--passes none`.
+
+use std::collections::HashMap;
+
+use triceratops::compile::{optimize, train_step, CompileSpec, CompiledGraph, Passes};
+use triceratops::ir::interp::{evaluate, Inputs};
+use triceratops::ir::testing::random_inputs;
+use triceratops::ir::text::print;
+use triceratops::keras::layers::DataFormat;
+use triceratops::keras::losses::Loss;
+use triceratops::keras::metrics::Metric;
+use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::keras::{Activation, Conv2D, Dense, Flatten, MaxPooling2D, Sequential};
+use triceratops::models::builtin;
+
+use crate::cli_support::ok;
+
+/// Every optimizer variant the front end builds.
+fn optimizers(c: Convention) -> Vec<(&'static str, Optimizer)> {
+    vec![
+        ("sgd", Optimizer::sgd(c)),
+        ("momentum", Optimizer::momentum(c, 0.9)),
+        ("nesterov", Optimizer::nesterov(c, 0.9)),
+        ("adagrad", Optimizer::adagrad(c)),
+        ("rmsprop", Optimizer::rmsprop(c)),
+        (
+            "rmsprop-centered",
+            Optimizer::rmsprop(c).with_centered(true),
+        ),
+        ("rmsprop-momentum", Optimizer::rmsprop(c).with_momentum(0.9)),
+        ("adam", Optimizer::adam(c)),
+        ("amsgrad", Optimizer::adam(c).with_amsgrad(true)),
+        ("adamw", Optimizer::adamw(c)),
+    ]
+}
+
+/// A built-in model, or `seed-cnn-nchw`: the seed CNN in channels_first.
+fn recipe(model: &str) -> (Sequential, Loss, Vec<Metric>) {
+    if model == "seed-cnn-nchw" {
+        let first = DataFormat::ChannelsFirst;
+        let mut m = Sequential::new("seed_cnn_nchw", &[3, 32, 32]);
+        m.add(
+            Conv2D::new(32, (3, 3))
+                .activation(Activation::Relu)
+                .data_format(first),
+        )
+        .unwrap();
+        m.add(MaxPooling2D::new((2, 2)).data_format(first)).unwrap();
+        m.add(
+            Conv2D::new(16, (3, 3))
+                .activation(Activation::Relu)
+                .data_format(first),
+        )
+        .unwrap();
+        m.add(MaxPooling2D::new((2, 2)).data_format(first)).unwrap();
+        m.add(Flatten::new()).unwrap();
+        m.add(Dense::new(10).activation(Activation::Softmax))
+            .unwrap();
+        let b = builtin("seed-cnn").unwrap().unwrap();
+        return (m, b.loss, b.metrics);
+    }
+    let b = builtin(model).unwrap().unwrap();
+    (b.model, b.loss, b.metrics)
+}
+
+fn compiled(model: &str, optimizer: Optimizer, batch: usize) -> CompiledGraph {
+    let (model, loss, metrics) = recipe(model);
+    let units = model.output_shape().last().copied().unwrap_or(1);
+    let spec = CompileSpec {
+        optimizer,
+        loss,
+        metrics: metrics
+            .iter()
+            .map(|m| (m.name(), m.resolve(loss, units)))
+            .collect(),
+        passes: Passes::None,
+    };
+    train_step(&model, &spec, batch).unwrap().0
+}
+
+/// Runs `steps` steps of both graphs from the same random inputs, feeding
+/// each graph's updates back, and compares every output and update bits.
+fn same_steps(before: &CompiledGraph, after: &CompiledGraph, seed: u64, steps: usize, what: &str) {
+    let mut a: Inputs<f32> = random_inputs(&before.graph, seed);
+    let mut b = a.clone();
+    for step in 0..steps {
+        let (ra, rb) = (
+            evaluate(&before.graph, &a).unwrap(),
+            evaluate(&after.graph, &b).unwrap(),
+        );
+        for (name, _) in before.graph.outputs() {
+            let (x, y) = (ra.output(name).unwrap(), rb.output(name).unwrap());
+            let same = x
+                .iter()
+                .zip(y.iter())
+                .all(|(p, q)| p.to_bits() == q.to_bits());
+            assert!(same, "{what}, step {step}: output {name} differs");
+        }
+        let ua: HashMap<&str, _> = ra.updates().map(|(n, v)| (n, v.to_owned())).collect();
+        let ub: HashMap<&str, _> = rb.updates().map(|(n, v)| (n, v.to_owned())).collect();
+        assert_eq!(ua.len(), ub.len(), "{what}");
+        for (name, x) in &ua {
+            let y = &ub[name];
+            let same = x
+                .iter()
+                .zip(y.iter())
+                .all(|(p, q)| p.to_bits() == q.to_bits());
+            assert!(same, "{what}, step {step}: update of {name} differs");
+        }
+        for (name, x) in ua {
+            a.insert(name.to_string(), x);
+        }
+        for (name, y) in ub {
+            b.insert(name.to_string(), y);
+        }
+    }
+}
+
+fn check_model(model: &str, batch: usize, steps: usize) {
+    for c in [Convention::Keras, Convention::PyTorch] {
+        for (name, opt) in optimizers(c) {
+            let before = compiled(model, opt, batch);
+            let (after, report) = optimize(before.clone(), Passes::On).unwrap();
+            let report = report.unwrap();
+            assert!(!report.hit_limit(), "{model} {name}: {report}");
+            assert!(
+                report.phases.iter().all(|p| p.conflicts == 0),
+                "{model} {name}: {report}"
+            );
+            let last = report.phases.last().unwrap();
+            assert!(
+                last.cost_after.total() <= report.phases[0].cost_before.total(),
+                "{report}"
+            );
+            same_steps(&before, &after, 11, steps, &format!("{model} {name} {c:?}"));
+        }
+    }
+}
+
+#[test]
+fn linreg_steps_are_bit_identical() {
+    check_model("linreg", 8, 4);
+}
+
+#[test]
+fn mnist_mlp_steps_are_bit_identical() {
+    check_model("mnist-mlp", 4, 3);
+}
+
+#[test]
+fn seed_cnn_steps_are_bit_identical() {
+    check_model("seed-cnn", 2, 2);
+}
+
+#[test]
+fn seed_cnn_channels_first_steps_are_bit_identical() {
+    check_model("seed-cnn-nchw", 2, 2);
+}
+
+#[test]
+fn optimized_mnist_mlp_adam_train_step() {
+    let before = compiled("mnist-mlp", Optimizer::adam(Convention::Keras), 4);
+    let (after, _) = optimize(before, Passes::On).unwrap();
+    insta::assert_snapshot!(print(&after.graph));
+}
+
+#[test]
+fn emit_optimized_prints_graph_and_report() {
+    let out = ok(&["compile", "--model", "linreg", "--emit", "optimized"]);
+    assert!(out.contains("graph linreg.train_step {"), "{out}");
+    assert!(out.contains("%loss"), "{out}");
+    assert!(out.contains("algebra"), "{out}");
+    assert!(out.contains("numerics"), "{out}");
+    assert!(out.contains("saturated"), "{out}");
+    let off = ok(&[
+        "compile",
+        "--model",
+        "linreg",
+        "--emit",
+        "optimized",
+        "--passes",
+        "none",
+    ]);
+    assert!(off.contains("passes: none"), "{off}");
+}
+
+#[test]
+fn training_with_passes_on_and_off_is_bit_identical() {
+    use ndarray::{ArrayD, IxDyn};
+    use triceratops::backend::Interpreter;
+    use triceratops::Model;
+
+    let b = builtin("mnist-mlp").unwrap().unwrap();
+    let train = |passes: Passes| {
+        let mut m = Model::new(
+            b.model.clone(),
+            Optimizer::adam(Convention::Keras),
+            b.loss,
+            &b.metrics,
+            Box::new(Interpreter),
+            3,
+        )
+        .unwrap();
+        m.set_passes(passes);
+        let mut logs = Vec::new();
+        for step in 0..3u64 {
+            let inputs = random_inputs::<f32>(
+                &compiled("mnist-mlp", Optimizer::adam(Convention::Keras), 8).graph,
+                step,
+            );
+            let x = inputs["x"].mapv(f32::abs);
+            let mut y = ArrayD::zeros(IxDyn(&[8, 10]));
+            for i in 0..8 {
+                y[[i, (i * 7 + step as usize) % 10]] = 1.0;
+            }
+            let l = m.train_on_batch(x, y).unwrap();
+            logs.push(l.loss.to_bits());
+        }
+        let state: Vec<u32> = (0..m.state().len())
+            .flat_map(|i| {
+                m.state()
+                    .slice(i)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (logs, state)
+    };
+    assert_eq!(train(Passes::On), train(Passes::None));
+}
