@@ -13,6 +13,7 @@ mod analysis;
 mod builder_broadcasting;
 mod canonicalize;
 mod conv_pool_reference;
+mod fused_op;
 mod grad_check_contractions;
 mod grad_check_edge_cases;
 mod grad_check_elementwise;
