@@ -25,6 +25,7 @@ mod graph_api;
 mod interpreter_contract;
 mod interpreter_contractions;
 mod interpreter_elementwise;
+mod interpreter_fused;
 mod interpreter_pooling;
 mod interpreter_shape_ops;
 mod matmul_transposed;
