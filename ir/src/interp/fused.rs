@@ -73,7 +73,8 @@ pub fn fused<T: Scalar>(kernel: &FusedKernel, result: usize, args: &[ArrayViewD<
 /// One element of a kernel: the value of every result given the element of
 /// each operand (already read through its map). The per-element meaning
 /// of `fused`, with the interpreter's scalar functions, for backends that
-/// check their generated loops element by element.
+/// check their generated loops element by element. `kernel` must have
+/// passed shape inference and `inputs` hold one element per operand.
 pub fn fused_element<T: Scalar>(kernel: &FusedKernel, inputs: &[T]) -> Vec<T> {
     let mut regs: Vec<T> = Vec::with_capacity(kernel.body.len());
     for instr in &kernel.body {
