@@ -2,9 +2,11 @@
 //! result type. Elementwise methods broadcast numpy-style by inserting
 //! explicit `broadcast` nodes, so the IR itself never broadcasts implicitly.
 
+use std::sync::Arc;
+
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, Role, ValueId};
-use crate::op::{BinaryOp, CmpOp, ConvAttrs, Op, PoolAttrs, UnaryOp};
+use crate::op::{BinaryOp, CmpOp, ConvAttrs, FusedKernel, MatMulAttrs, Op, PoolAttrs, UnaryOp};
 use crate::types::{Shape, TensorType};
 
 impl Graph {
@@ -193,8 +195,42 @@ impl Graph {
         self.mul(sum, scale)
     }
 
+    /// `a x b`: `[.., m, k] x [.., k, n] -> [.., m, n]`.
     pub fn matmul(&mut self, a: ValueId, b: ValueId) -> Result<ValueId> {
-        self.push_op(Op::MatMul, &[a, b])
+        self.push_op(Op::MATMUL, &[a, b])
+    }
+
+    /// `op(a) x op(b)`, where `op` swaps the last two axes of the operands
+    /// `attrs` marks transposed: `matmul_with(x, w, MatMulAttrs::new(false,
+    /// true))` is `x x w^T` without a transposed copy of `w`.
+    pub fn matmul_with(&mut self, a: ValueId, b: ValueId, attrs: MatMulAttrs) -> Result<ValueId> {
+        self.push_op(Op::MatMul(attrs), &[a, b])
+    }
+
+    /// A fused kernel over `operands` (operand `k` read through
+    /// `kernel.maps[k]`): one sibling `fused` node per entry of
+    /// `kernel.results`, appended in result order, which share the kernel.
+    /// Errors (a malformed body, a map that does not fit) leave the graph
+    /// unchanged.
+    pub fn fused(&mut self, kernel: FusedKernel, operands: &[ValueId]) -> Result<Vec<ValueId>> {
+        let kernel = Arc::new(kernel);
+        let first = self.fused_result(kernel.clone(), operands, 0)?;
+        let mut out = vec![first];
+        for result in 1..kernel.results.len() {
+            // Same kernel and operands as the first, so this cannot fail.
+            out.push(self.fused_result(kernel.clone(), operands, result)?);
+        }
+        Ok(out)
+    }
+
+    /// The one sibling of a fused kernel that yields `kernel.results[result]`.
+    pub fn fused_result(
+        &mut self,
+        kernel: Arc<FusedKernel>,
+        operands: &[ValueId],
+        result: usize,
+    ) -> Result<ValueId> {
+        self.push_op(Op::Fused { kernel, result }, operands)
     }
 
     pub fn conv2d(&mut self, image: ValueId, filter: ValueId, attrs: ConvAttrs) -> Result<ValueId> {

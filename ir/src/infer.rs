@@ -4,7 +4,7 @@
 
 use crate::error::{IrError, Result};
 use crate::geometry::{filter_dims, image_dims, image_shape, window};
-use crate::op::{ConvAttrs, Op, PoolAttrs};
+use crate::op::{ConvAttrs, FusedKernel, MatMulAttrs, Op, PoolAttrs};
 use crate::types::{DType, Shape, TensorType};
 
 /// The result type of `op` applied to operands of the given types.
@@ -14,6 +14,11 @@ pub fn infer_type(op: &Op, operands: &[&TensorType]) -> Result<TensorType> {
         operands: operands.iter().map(|t| (*t).clone()).collect(),
         reason,
     };
+    // A fused kernel's body must be well-formed before its arity (the
+    // number of maps) means anything.
+    if let Op::Fused { kernel, result } = op {
+        check_fused(kernel, *result).map_err(&fail)?;
+    }
     if operands.len() != op.arity() {
         return Err(fail(format!(
             "takes {} operand(s), got {}",
@@ -109,7 +114,7 @@ fn infer_shape(op: &Op, operands: &[&TensorType]) -> Result<Shape, String> {
             });
             Ok(Shape::new(dims.collect::<Vec<_>>()))
         }
-        Op::MatMul => matmul(s[0], s[1]),
+        Op::MatMul(attrs) => matmul(s[0], s[1], attrs),
         Op::Conv2d(attrs) => conv2d(s[0], s[1], attrs),
         Op::Conv2dInputGrad { conv, input_shape } => {
             let dy = conv2d(input_shape, s[1], conv)
@@ -129,7 +134,25 @@ fn infer_shape(op: &Op, operands: &[&TensorType]) -> Result<Shape, String> {
             expect_dy(&dy, s[1])?;
             Ok(Shape::from(s[0]))
         }
+        Op::Fused { kernel, .. } => {
+            for (k, (from, map)) in s.iter().zip(&kernel.maps).enumerate() {
+                broadcast(from, &kernel.shape, map).map_err(|e| format!("operand {k}: {e}"))?;
+            }
+            Ok(kernel.shape.clone())
+        }
     }
+}
+
+/// The body, results and `result` of a fused op, before its operands.
+fn check_fused(kernel: &FusedKernel, result: usize) -> Result<(), String> {
+    kernel.check_body(kernel.maps.len())?;
+    if result >= kernel.results.len() {
+        return Err(format!(
+            "result {result} is out of range for a kernel with {} result(s)",
+            kernel.results.len()
+        ));
+    }
+    Ok(())
 }
 
 fn same_shapes(s: &[&[usize]]) -> Result<(), String> {
@@ -198,7 +221,7 @@ fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn matmul(a: &[usize], b: &[usize]) -> Result<Shape, String> {
+fn matmul(a: &[usize], b: &[usize], attrs: &MatMulAttrs) -> Result<Shape, String> {
     if a.len() < 2 || a.len() != b.len() {
         return Err("operands must have the same rank, at least 2".into());
     }
@@ -206,15 +229,21 @@ fn matmul(a: &[usize], b: &[usize]) -> Result<Shape, String> {
     if a[..r - 2] != b[..r - 2] {
         return Err("batch axes differ".into());
     }
-    if a[r - 1] != b[r - 2] {
-        return Err(format!(
-            "contracting extents differ ({} vs {})",
-            a[r - 1],
-            b[r - 2]
-        ));
+    // `(rows, cols)` of each operand as the product reads it.
+    let read = |x: &[usize], t: bool| {
+        if t {
+            (x[r - 1], x[r - 2])
+        } else {
+            (x[r - 2], x[r - 1])
+        }
+    };
+    let (m, ka) = read(a, attrs.transpose_a);
+    let (kb, n) = read(b, attrs.transpose_b);
+    if ka != kb {
+        return Err(format!("contracting extents differ ({ka} vs {kb})"));
     }
-    let mut out = a[..r - 1].to_vec();
-    out.push(b[r - 1]);
+    let mut out = a[..r - 2].to_vec();
+    out.extend([m, n]);
     Ok(Shape::new(out))
 }
 

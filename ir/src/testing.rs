@@ -8,12 +8,17 @@
 //! Every construction is valid by design, so a builder error is a bug of
 //! this generator or of the IR and panics loudly.
 
+mod fuse;
+
+pub use fuse::fuse_elementwise;
+
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
 use crate::builder::broadcast_shape;
 use crate::geometry::image_dims;
 use crate::interp::{Inputs, Scalar};
+use crate::op::MatMulAttrs;
 use crate::{
     BinaryOp, CmpOp, ConvAttrs, Graph, Layout, Padding, PoolAttrs, Role, Shape, TensorType,
     UnaryOp, ValueId,
@@ -21,8 +26,9 @@ use crate::{
 
 /// Random well-typed graphs: 1-4 args (rank 0-4, extents 1-4), 1-15 random
 /// construction steps (each adds one op, sometimes with helper consts,
-/// params or broadcasts), random consts, 1-3 outputs and maybe an update.
-/// No value has a zero extent.
+/// params or broadcasts; matmuls sometimes with transposed operands),
+/// random consts, 1-3 outputs and maybe an update. No value has a zero
+/// extent and there are no `fused` ops (see [`arb_fused_graph`]).
 pub fn arb_graph() -> impl Strategy<Value = Graph> {
     let arg = (0..3usize, prop::collection::vec(1..=4usize, 0..=4));
     (
@@ -31,6 +37,16 @@ pub fn arb_graph() -> impl Strategy<Value = Graph> {
         any::<u64>(),
     )
         .prop_map(|(args, steps, finish)| build_graph(&args, &steps, finish))
+}
+
+/// [`arb_graph`] with every elementwise op made a `fused` node by
+/// [`fuse_elementwise`]: value `i` of the fused graph equals value `i` of
+/// the graph it came from, bit for bit.
+pub fn arb_fused_graph() -> impl Strategy<Value = (Graph, Graph)> {
+    arb_graph().prop_map(|g| {
+        let fused = fuse_elementwise(&g);
+        (g, fused)
+    })
 }
 
 /// The graph for one draw of [`arb_graph`].
@@ -212,8 +228,11 @@ fn step(g: &mut Graph, r: &mut Rng) {
             g.slice(x, &start, &end).expect(ok);
         }
         12 => {
+            // Sometimes with transposed operands: `x` read transposed, or a
+            // new `y` stored `[.., n, k]` and read transposed.
             let rank = dims.len();
-            let k = dims[rank - 1];
+            let transpose_a = r.below(4) == 0;
+            let k = dims[rank - if transpose_a { 2 } else { 1 }];
             let fits: Vec<ValueId> = g
                 .ids()
                 .filter(|&v| {
@@ -221,14 +240,17 @@ fn step(g: &mut Graph, r: &mut Rng) {
                     s.len() == rank && s[..rank - 2] == dims[..rank - 2] && s[rank - 2] == k
                 })
                 .collect();
-            let y = if !fits.is_empty() && r.coin() {
-                r.pick(&fits)
+            let (y, transpose_b) = if !fits.is_empty() && r.coin() {
+                (r.pick(&fits), false)
             } else {
+                let transpose_b = r.coin();
                 let mut shape = dims[..rank - 2].to_vec();
-                shape.extend([k, r.range(1, 4)]);
-                new_param(g, shape)
+                let n = r.range(1, 4);
+                shape.extend(if transpose_b { [n, k] } else { [k, n] });
+                (new_param(g, shape), transpose_b)
             };
-            g.matmul(x, y).expect(ok);
+            g.matmul_with(x, y, MatMulAttrs::new(transpose_a, transpose_b))
+                .expect(ok);
         }
         13 => {
             let attrs = ConvAttrs {

@@ -5,7 +5,7 @@
 
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, ValueId};
-use crate::op::{BinaryOp, ConvAttrs, Op, Props, UnaryOp};
+use crate::op::{BinaryOp, ConvAttrs, MatMulAttrs, Op, Props, UnaryOp};
 
 /// What a rule sees: the operands `x`, the result `y`, its gradient `dy`,
 /// and which operand gradients are wanted.
@@ -43,12 +43,14 @@ pub(super) fn vjp(
         Op::Slice { start, end } => one(slice(g, start, end, &c)),
         Op::ReduceSum { axes, keepdims } => one(reduce_sum(g, axes, *keepdims, &c)),
         Op::ReduceMax { axes, keepdims } => one(reduce_max(g, axes, *keepdims, &c)),
-        Op::MatMul => matmul(g, &c),
+        Op::MatMul(attrs) => matmul(g, *attrs, &c),
         Op::Conv2d(attrs) => conv2d(g, attrs, &c),
         Op::Conv2dInputGrad { conv, .. } => conv2d_input_grad(g, conv, &c),
         Op::Conv2dFilterGrad { conv, .. } => conv2d_filter_grad(g, conv, &c),
         Op::MaxPool2d(attrs) => one(g.maxpool2d_grad(c.x[0], c.dy, *attrs)),
-        Op::Compare(_) | Op::MaxPool2dGrad(_) => Err(not_differentiable(g, op, &c)),
+        Op::Compare(_) | Op::MaxPool2dGrad(_) | Op::Fused { .. } => {
+            Err(not_differentiable(g, op, &c))
+        }
     }
 }
 
@@ -59,6 +61,9 @@ fn one(d: Result<ValueId>) -> Grads {
 fn not_differentiable(g: &Graph, op: &Op, c: &Ctx) -> IrError {
     let why = match op {
         Op::Compare(_) => "comparisons are piecewise constant; use the mask in `select`",
+        Op::Fused { .. } => {
+            "fused kernels are made by optimization passes: fuse after differentiation"
+        }
         _ => "second derivatives of max pooling are not supported",
     };
     IrError::Grad(format!(
@@ -315,7 +320,40 @@ fn transpose_last(g: &mut Graph, v: ValueId) -> Result<ValueId> {
     g.transpose(v, &perm)
 }
 
-fn matmul(g: &mut Graph, c: &Ctx) -> Grads {
+/// With `C = op(a) op(b)`: `d op(a) = dC op(b)^T` and `d op(b) = op(a)^T
+/// dC`, each transposed back when its operand is read transposed. The plain
+/// product's rule transposes with explicit nodes (the layout pass folds
+/// them into the matmul); a product that already has transposed operands
+/// folds them itself, so its gradients need no transpose node either.
+fn matmul(g: &mut Graph, attrs: MatMulAttrs, c: &Ctx) -> Grads {
+    if attrs == MatMulAttrs::PLAIN {
+        return plain_matmul(g, c);
+    }
+    let (a, b, dy) = (c.x[0], c.x[1], c.dy);
+    let (ta, tb) = (attrs.transpose_a, attrs.transpose_b);
+    let mm = |g: &mut Graph, x, y, tx, ty| g.matmul_with(x, y, MatMulAttrs::new(tx, ty));
+    let da = if !c.needs[0] {
+        None
+    } else if !ta {
+        // dC op(b)^T
+        Some(mm(g, dy, b, false, !tb)?)
+    } else {
+        // (dC op(b)^T)^T = op(b) dC^T
+        Some(mm(g, b, dy, tb, true)?)
+    };
+    let db = if !c.needs[1] {
+        None
+    } else if !tb {
+        // op(a)^T dC
+        Some(mm(g, a, dy, !ta, false)?)
+    } else {
+        // (op(a)^T dC)^T = dC^T op(a)
+        Some(mm(g, dy, a, true, ta)?)
+    };
+    Ok(vec![da, db])
+}
+
+fn plain_matmul(g: &mut Graph, c: &Ctx) -> Grads {
     let (a, b, dy) = (c.x[0], c.x[1], c.dy);
     let da = if c.needs[0] {
         let bt = transpose_last(g, b)?;

@@ -5,6 +5,7 @@
 
 mod conv;
 mod elementwise;
+mod fused;
 mod linalg;
 mod pool;
 mod shape_ops;
@@ -17,6 +18,8 @@ use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn, ScalarOperand};
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, NodeKind, ValueId};
 use crate::op::Op;
+
+pub use fused::fused_element;
 
 /// The element types the interpreter computes in.
 pub trait Scalar:
@@ -194,7 +197,7 @@ fn apply<T: Scalar>(op: &Op, args: &[ArrayViewD<T>]) -> ArrayD<T> {
         Op::Slice { start, end } => shape_ops::slice(&args[0], start, end),
         Op::ReduceSum { axes, keepdims } => shape_ops::reduce_sum(&args[0], axes, *keepdims),
         Op::ReduceMax { axes, keepdims } => shape_ops::reduce_max(&args[0], axes, *keepdims),
-        Op::MatMul => linalg::matmul(&args[0], &args[1]),
+        Op::MatMul(attrs) => linalg::matmul(&args[0], &args[1], attrs),
         Op::Conv2d(attrs) => conv::conv2d(&args[0], &args[1], attrs),
         Op::Conv2dInputGrad { conv, input_shape } => {
             conv::conv2d_input_grad(&args[0], &args[1], conv, input_shape)
@@ -204,5 +207,6 @@ fn apply<T: Scalar>(op: &Op, args: &[ArrayViewD<T>]) -> ArrayD<T> {
         }
         Op::MaxPool2d(attrs) => pool::maxpool2d(&args[0], attrs),
         Op::MaxPool2dGrad(attrs) => pool::maxpool2d_grad(&args[0], &args[1], attrs),
+        Op::Fused { kernel, result } => fused::fused(kernel, *result, args),
     }
 }

@@ -4,9 +4,12 @@
 //! a per-op list of its own.
 
 use std::fmt;
+use std::sync::Arc;
 
+use super::fused::write_body;
 use super::{
-    AttrType, BinaryOp, CmpOp, ConvAttrs, Layout, Op, OpKind, Padding, PoolAttrs, UnaryOp,
+    AttrType, BinaryOp, CmpOp, ConvAttrs, FusedKernel, Layout, MatMulAttrs, Op, OpKind, Padding,
+    PoolAttrs, ScalarInstr, UnaryOp,
 };
 use crate::error::{IrError, Result};
 use crate::types::{write_list, F32Bits, Shape};
@@ -15,11 +18,15 @@ use crate::types::{write_list, F32Bits, Shape};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AttrValue {
     Float(F32Bits),
+    /// Bools and flags alike.
     Bool(bool),
+    Int(usize),
     /// Lists, pairs and shapes alike.
     Ints(Vec<usize>),
+    IntLists(Vec<Vec<usize>>),
     Padding(Padding),
     Layout(Layout),
+    Body(Vec<ScalarInstr>),
 }
 
 impl AttrType {
@@ -27,7 +34,10 @@ impl AttrType {
     pub fn check(self, value: &AttrValue) -> Result<(), String> {
         match (self, value) {
             (AttrType::Float, AttrValue::Float(_))
-            | (AttrType::Bool, AttrValue::Bool(_))
+            | (AttrType::Bool | AttrType::Flag, AttrValue::Bool(_))
+            | (AttrType::Int, AttrValue::Int(_))
+            | (AttrType::IntLists, AttrValue::IntLists(_))
+            | (AttrType::Body, AttrValue::Body(_))
             | (AttrType::Ints, AttrValue::Ints(_))
             | (AttrType::Padding, AttrValue::Padding(_))
             | (AttrType::Layout, AttrValue::Layout(_)) => Ok(()),
@@ -48,11 +58,23 @@ impl AttrType {
         }
     }
 
+    /// The value an omitted attribute of this type takes, if it may be
+    /// omitted: a flag is `false` unless the text says otherwise.
+    pub fn default_value(self) -> Option<AttrValue> {
+        match self {
+            AttrType::Flag => Some(AttrValue::Bool(false)),
+            _ => None,
+        }
+    }
+
     /// What a value of this type looks like, for error messages.
     pub fn describe(self) -> &'static str {
         match self {
             AttrType::Float => "a number",
-            AttrType::Bool => "true or false",
+            AttrType::Bool | AttrType::Flag => "true or false",
+            AttrType::Int => "a non-negative integer",
+            AttrType::IntLists => "a list of lists like [[0,1],[]]",
+            AttrType::Body => "a fused body like { %0 = in 0; %1 = exp %0 }",
             AttrType::Ints | AttrType::Shape => "a list like [1,2]",
             AttrType::Pair => "a list of 2 entries like [1,1]",
             AttrType::Padding => "`same` or `valid`",
@@ -63,7 +85,7 @@ impl AttrType {
     /// The words a value of this type may be, for word-valued types.
     pub fn words(self) -> &'static [&'static str] {
         match self {
-            AttrType::Bool => &["true", "false"],
+            AttrType::Bool | AttrType::Flag => &["true", "false"],
             AttrType::Padding => &["same", "valid"],
             AttrType::Layout => &["nhwc", "nchw"],
             _ => &[],
@@ -73,7 +95,7 @@ impl AttrType {
     /// The value named by `word`, for word-valued types.
     pub fn from_word(self, word: &str) -> Option<AttrValue> {
         match self {
-            AttrType::Bool => match word {
+            AttrType::Bool | AttrType::Flag => match word {
                 "true" => Some(AttrValue::Bool(true)),
                 "false" => Some(AttrValue::Bool(false)),
                 _ => None,
@@ -85,13 +107,26 @@ impl AttrType {
     }
 }
 
-/// The text form: `1.0`, `true`, `[1,2]`, `same`, `nhwc`.
+/// The text form: `1.0`, `true`, `3`, `[1,2]`, `[[0],[]]`, `same`, `nhwc`,
+/// `{ %0 = in 0; %1 = exp %0 }`.
 impl fmt::Display for AttrValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AttrValue::Float(v) => write!(f, "{v}"),
             AttrValue::Bool(b) => write!(f, "{b}"),
+            AttrValue::Int(v) => write!(f, "{v}"),
             AttrValue::Ints(v) => write_list(f, v),
+            AttrValue::IntLists(lists) => {
+                f.write_str("[")?;
+                for (i, l) in lists.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write_list(f, l)?;
+                }
+                f.write_str("]")
+            }
+            AttrValue::Body(body) => write_body(f, body),
             AttrValue::Padding(p) => f.write_str(p.name()),
             AttrValue::Layout(l) => f.write_str(l.name()),
         }
@@ -123,7 +158,11 @@ impl Op {
     /// The attribute values, in the order of `self.kind().attrs()`.
     pub fn attrs(&self) -> Vec<AttrValue> {
         match self {
-            Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::MatMul => vec![],
+            Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select => vec![],
+            Op::MatMul(m) => vec![
+                AttrValue::Bool(m.transpose_a),
+                AttrValue::Bool(m.transpose_b),
+            ],
             Op::Pow { exponent } => vec![AttrValue::Float(*exponent)],
             Op::Broadcast { shape, dims } => vec![ints(shape), ints(dims)],
             Op::Reshape { shape } => vec![ints(shape)],
@@ -145,6 +184,19 @@ impl Op {
                 v
             }
             Op::MaxPool2d(p) | Op::MaxPool2dGrad(p) => pool_values(p).to_vec(),
+            Op::Fused { kernel, result } => vec![
+                ints(&kernel.shape),
+                AttrValue::IntLists(kernel.maps.clone()),
+                AttrValue::Body(kernel.body.clone()),
+                ints(
+                    &kernel
+                        .results
+                        .iter()
+                        .map(|&r| r as usize)
+                        .collect::<Vec<_>>(),
+                ),
+                AttrValue::Int(*result),
+            ],
         }
     }
 
@@ -217,7 +269,10 @@ impl Op {
                 axes: list(next()),
                 keepdims: boolean(next()),
             },
-            OpKind::MatMul => Op::MatMul,
+            OpKind::MatMul => Op::MatMul(MatMulAttrs {
+                transpose_a: boolean(next()),
+                transpose_b: boolean(next()),
+            }),
             OpKind::Conv2d => Op::Conv2d(conv(&mut next)),
             OpKind::Conv2dInputGrad => Op::Conv2dInputGrad {
                 conv: conv(&mut next),
@@ -229,6 +284,36 @@ impl Op {
             },
             OpKind::MaxPool2d => Op::MaxPool2d(pool(&mut next)),
             OpKind::MaxPool2dGrad => Op::MaxPool2dGrad(pool(&mut next)),
+            OpKind::Fused => {
+                let shape = Shape::new(list(next()));
+                let maps = match next() {
+                    AttrValue::IntLists(m) => m,
+                    _ => unreachable!("checked: lists"),
+                };
+                let body = match next() {
+                    AttrValue::Body(b) => b,
+                    _ => unreachable!("checked: a body"),
+                };
+                let results = list(next())
+                    .into_iter()
+                    .map(|r| {
+                        u32::try_from(r).map_err(|_| fail(format!("result %{r} is too large")))
+                    })
+                    .collect::<Result<Vec<u32>>>()?;
+                let result = match next() {
+                    AttrValue::Int(r) => r,
+                    _ => unreachable!("checked: an integer"),
+                };
+                Op::Fused {
+                    kernel: Arc::new(FusedKernel {
+                        shape,
+                        maps,
+                        body,
+                        results,
+                    }),
+                    result,
+                }
+            }
         })
     }
 }
@@ -300,7 +385,10 @@ mod tests {
     fn sample(ty: AttrType) -> AttrValue {
         match ty {
             AttrType::Float => AttrValue::Float(F32Bits::new(2.5)),
-            AttrType::Bool => AttrValue::Bool(true),
+            AttrType::Bool | AttrType::Flag => AttrValue::Bool(true),
+            AttrType::Int => AttrValue::Int(0),
+            AttrType::IntLists => AttrValue::IntLists(vec![vec![0], vec![]]),
+            AttrType::Body => AttrValue::Body(vec![ScalarInstr::Input(0)]),
             AttrType::Ints => AttrValue::Ints(vec![0, 1]),
             AttrType::Pair => AttrValue::Ints(vec![2, 3]),
             AttrType::Shape => AttrValue::Ints(vec![4, 5]),
@@ -350,12 +438,12 @@ mod tests {
     #[test]
     fn table_rows_agree_with_the_ops() {
         for &kind in OpKind::ALL {
-            let grouped = UnaryOp::from_kind(kind)
+            let grouped: Option<usize> = UnaryOp::from_kind(kind)
                 .map(|_| 1)
                 .or(BinaryOp::from_kind(kind).map(|_| 2))
                 .or(CmpOp::from_kind(kind).map(|_| 2));
             if let Some(arity) = grouped {
-                assert_eq!(kind.arity(), arity, "{kind}");
+                assert_eq!(kind.arity(), super::super::Arity::Fixed(arity), "{kind}");
                 assert!(kind.attrs().is_empty(), "{kind}");
             }
         }

@@ -10,10 +10,14 @@
 //! it; the printer and the parser need nothing.
 
 pub mod attrs;
+pub mod fused;
 pub mod table;
 
 pub use attrs::AttrValue;
-pub use table::{AttrSpec, AttrType, OpClass, OpInfo, OpKind, Props};
+pub use fused::{BodyBuilder, FusedKernel, ScalarInstr};
+pub use table::{Arity, AttrSpec, AttrType, OpClass, OpInfo, OpKind, Props};
+
+use std::sync::Arc;
 
 use crate::types::{F32Bits, Shape};
 
@@ -131,6 +135,32 @@ pub struct PoolAttrs {
     pub layout: Layout,
 }
 
+/// Attributes of matmul: which operands are used transposed (their last
+/// two axes swapped), as XLA's `dot_general` names contracting dimensions.
+/// With both false it is the plain `[.., m, k] x [.., k, n]` product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MatMulAttrs {
+    /// `a` is stored `[.., k, m]` and read as its transpose.
+    pub transpose_a: bool,
+    /// `b` is stored `[.., n, k]` and read as its transpose.
+    pub transpose_b: bool,
+}
+
+impl MatMulAttrs {
+    /// The plain product: no operand transposed.
+    pub const PLAIN: MatMulAttrs = MatMulAttrs {
+        transpose_a: false,
+        transpose_b: false,
+    };
+
+    pub fn new(transpose_a: bool, transpose_b: bool) -> MatMulAttrs {
+        MatMulAttrs {
+            transpose_a,
+            transpose_b,
+        }
+    }
+}
+
 /// One operation. Operand order is part of each op's contract (noted per
 /// variant). Ops are `Eq + Ord + Hash` (floats by bit pattern), so
 /// `(op, operands)` can key a hash-consing table or an e-graph.
@@ -178,8 +208,10 @@ pub enum Op {
         axes: Vec<usize>,
         keepdims: bool,
     },
-    /// `[.., m, k] x [.., k, n] -> [.., m, n]`, batch axes identical.
-    MatMul,
+    /// `op(a) x op(b)`: `[.., m, k] x [.., k, n] -> [.., m, n]`, batch axes
+    /// identical, where `op` transposes the last two axes of the operands
+    /// the attributes name.
+    MatMul(MatMulAttrs),
     /// `conv2d(image, filter)`: cross-correlation, as in every DL framework.
     Conv2d(ConvAttrs),
     /// `conv2d_input_grad(dy, filter)`: gradient of conv2d w.r.t. its image,
@@ -199,6 +231,13 @@ pub enum Op {
     /// `maxpool2d_grad(image, dy)`: routes each `dy` element to the first
     /// maximum of its window (row-major scan order), like TensorFlow.
     MaxPool2dGrad(PoolAttrs),
+    /// Result `result` of a fused elementwise kernel over `kernel.shape`;
+    /// operand `k` is read through `kernel.maps[k]` (see [`fused`]). The
+    /// kernel is shared (`Arc`) by its sibling nodes, one per result.
+    Fused {
+        kernel: Arc<FusedKernel>,
+        result: usize,
+    },
 }
 
 impl Op {
@@ -208,6 +247,9 @@ impl Op {
             exponent: F32Bits::new(exponent),
         }
     }
+
+    /// The plain matmul (no operand transposed).
+    pub const MATMUL: Op = Op::MatMul(MatMulAttrs::PLAIN);
 
     /// The op's row in the op table.
     pub fn kind(&self) -> OpKind {
@@ -224,12 +266,13 @@ impl Op {
             Op::Slice { .. } => OpKind::Slice,
             Op::ReduceSum { .. } => OpKind::ReduceSum,
             Op::ReduceMax { .. } => OpKind::ReduceMax,
-            Op::MatMul => OpKind::MatMul,
+            Op::MatMul(_) => OpKind::MatMul,
             Op::Conv2d(_) => OpKind::Conv2d,
             Op::Conv2dInputGrad { .. } => OpKind::Conv2dInputGrad,
             Op::Conv2dFilterGrad { .. } => OpKind::Conv2dFilterGrad,
             Op::MaxPool2d(_) => OpKind::MaxPool2d,
             Op::MaxPool2dGrad(_) => OpKind::MaxPool2dGrad,
+            Op::Fused { .. } => OpKind::Fused,
         }
     }
 
@@ -238,9 +281,13 @@ impl Op {
         self.kind().name()
     }
 
-    /// Number of operands the op takes.
+    /// Number of operands the op takes (a `fused` op: one per map).
     pub fn arity(&self) -> usize {
-        self.kind().arity()
+        match self {
+            Op::Fused { kernel, .. } => kernel.maps.len(),
+            // Every other kind has a fixed arity in the table.
+            other => other.kind().arity().fixed().unwrap_or(0),
+        }
     }
 
     pub fn class(&self) -> OpClass {

@@ -9,7 +9,8 @@ use std::fmt;
 /// to know without looking at the op itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OpClass {
-    /// Each result element from the same-index operand elements.
+    /// Each result element from the same-index operand elements (`fused`:
+    /// from the elements its broadcast index maps select).
     Elementwise,
     /// A new shape over the same row-major data: free, no element moves.
     View,
@@ -66,6 +67,43 @@ impl Props {
     }
 }
 
+/// How many operands an op takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arity {
+    /// Exactly this many.
+    Fixed(usize),
+    /// Any number, fixed per instance by its attributes (`fused`: one
+    /// operand per index map); [`Op::arity`](super::Op::arity) gives it.
+    Variadic,
+}
+
+impl Arity {
+    /// True if an op of this arity can take `n` operands.
+    pub fn accepts(self, n: usize) -> bool {
+        match self {
+            Arity::Fixed(k) => k == n,
+            Arity::Variadic => true,
+        }
+    }
+
+    /// The fixed operand count, if there is one.
+    pub fn fixed(self) -> Option<usize> {
+        match self {
+            Arity::Fixed(k) => Some(k),
+            Arity::Variadic => None,
+        }
+    }
+}
+
+impl fmt::Display for Arity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arity::Fixed(k) => write!(f, "{k}"),
+            Arity::Variadic => f.write_str("variadic"),
+        }
+    }
+}
+
 /// The type of an attribute value, which fixes its text syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AttrType {
@@ -73,6 +111,17 @@ pub enum AttrType {
     Float,
     /// `true` or `false`.
     Bool,
+    /// A bool that defaults to `false`: printed only when `true`
+    /// (`transpose_b=true`), and `false` when the text omits it, so adding
+    /// a flag to an op changes no existing text.
+    Flag,
+    /// One non-negative integer (`result=0`).
+    Int,
+    /// A list of integer lists (`maps=[[0,1],[]]`).
+    IntLists,
+    /// A `fused` kernel's scalar body (`body={ %0 = in 0; %1 = exp %0 }`),
+    /// see [`ScalarInstr`](super::ScalarInstr).
+    Body,
     /// A list of axis numbers or extents (`[0,2]`).
     Ints,
     /// A list of exactly two entries (`strides=[1,1]`).
@@ -96,7 +145,7 @@ pub struct AttrSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpInfo {
     pub name: &'static str,
-    pub arity: usize,
+    pub arity: Arity,
     pub class: OpClass,
     /// The attributes, in the order they print and the order
     /// [`Op::attrs`](super::Op::attrs) returns them.
@@ -104,8 +153,17 @@ pub struct OpInfo {
     pub props: Props,
 }
 
+macro_rules! arity {
+    (*) => {
+        Arity::Variadic
+    };
+    ($n:literal) => {
+        Arity::Fixed($n)
+    };
+}
+
 macro_rules! op_table {
-    ($( $kind:ident = $name:literal, $arity:literal, $class:ident,
+    ($( $kind:ident = $name:literal, $arity:tt, $class:ident,
         [$($key:literal: $ty:ident),*], $props:expr; )*) => {
         /// Every op as a fieldless kind: what the table is indexed by.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,7 +179,7 @@ macro_rules! op_table {
                     $(OpKind::$kind => {
                         const INFO: OpInfo = OpInfo {
                             name: $name,
-                            arity: $arity,
+                            arity: arity!($arity),
                             class: OpClass::$class,
                             attrs: &[$(AttrSpec { key: $key, ty: AttrType::$ty }),*],
                             props: $props,
@@ -170,7 +228,7 @@ op_table! {
     Slice = "slice", 1, Movement, ["start": Ints, "end": Ints], NONE;
     ReduceSum = "reduce_sum", 1, Reduce, ["axes": Ints, "keepdims": Bool], NONE;
     ReduceMax = "reduce_max", 1, Reduce, ["axes": Ints, "keepdims": Bool], NONE;
-    MatMul = "matmul", 2, Contraction, [], NONE;
+    MatMul = "matmul", 2, Contraction, ["transpose_a": Flag, "transpose_b": Flag], NONE;
     Conv2d = "conv2d", 2, Contraction,
         ["strides": Pair, "padding": Padding, "layout": Layout], NONE;
     Conv2dInputGrad = "conv2d_input_grad", 2, Contraction,
@@ -182,6 +240,9 @@ op_table! {
     MaxPool2dGrad = "maxpool2d_grad", 2, Pool,
         ["window": Pair, "strides": Pair, "padding": Padding, "layout": Layout],
         Props::NOT_DIFFERENTIABLE;
+    Fused = "fused", *, Elementwise,
+        ["shape": Shape, "maps": IntLists, "body": Body, "results": Ints, "result": Int],
+        Props::NOT_DIFFERENTIABLE;
 }
 
 impl OpKind {
@@ -189,7 +250,7 @@ impl OpKind {
         self.info().name
     }
 
-    pub fn arity(self) -> usize {
+    pub fn arity(self) -> Arity {
         self.info().arity
     }
 

@@ -38,7 +38,7 @@ pub(super) enum Tok<'a> {
     Word(&'a str),
     /// `%name`, without the `%`.
     Value(&'a str),
-    /// One of `{ } [ ] ( ) : = ,`.
+    /// One of `{ } [ ] ( ) : = , ;`.
     Punct(char),
     /// `<-`
     Arrow,
@@ -147,7 +147,7 @@ impl<'a> Lexer<'a> {
                 self.advance();
                 Tok::Arrow
             }
-            '{' | '}' | '[' | ']' | '(' | ')' | ':' | '=' | ',' => {
+            '{' | '}' | '[' | ']' | '(' | ')' | ':' | '=' | ',' | ';' => {
                 self.advance();
                 Tok::Punct(c)
             }

@@ -11,14 +11,23 @@
 //!          | "update" %name "<-" %name
 //! type    := "f32" "[" ints? "]"
 //! item    := %name | KEY "=" value           (operands first, then attributes)
-//! value   := "[" ints? "]" | FLOAT | true | false | same | valid | nhwc | nchw
+//! value   := "[" ints? "]" | FLOAT | INT | true | false | same | valid | nhwc | nchw
+//!          | "[" ("[" ints? "]" ("," "[" ints? "]")*)? "]"      (lists of lists)
+//!          | "{" (instr (";" instr)*)? "}"                      (a fused body)
+//! instr   := %N "=" ("in" INT | "const" FLOAT | OP %a ("," %b)* ("," "exponent" "=" FLOAT)?)
 //! literal := FLOAT | "splat" "(" FLOAT ")" | "[" (FLOAT ("," FLOAT)*)? "]"
 //! ints    := INT ("," INT)*
 //! ```
 //!
+//! Attributes of type flag may be left out (they are then `false`); every
+//! other attribute must be given. Body instructions are numbered in order
+//! (`%0`, `%1`, ...) and read only earlier ones.
+//!
 //! The graph is built through the public `Graph` API, so shape inference,
 //! name and update rules are exactly those of the builder; their errors are
 //! reported at the offending token. Every error is an [`IrError::Parse`].
+
+mod body;
 
 use super::lex::{Lexer, Pos, Tok, Token};
 use crate::error::{IrError, Result};
@@ -287,7 +296,7 @@ impl<'a> Parser<'a> {
         }
         let mut given = Vec::with_capacity(values.len());
         for (spec, value) in kind.attrs().iter().zip(values) {
-            let Some(value) = value else {
+            let Some(value) = value.or_else(|| spec.ty.default_value()) else {
                 return Err(
                     op_pos.error(format!("missing attribute `{}` for `{op_name}`", spec.key))
                 );
@@ -350,7 +359,12 @@ impl<'a> Parser<'a> {
         let value = match ty {
             AttrType::Float => AttrValue::Float(F32Bits::new(self.float()?)),
             AttrType::Ints | AttrType::Pair | AttrType::Shape => AttrValue::Ints(self.ints()?),
-            AttrType::Bool | AttrType::Padding | AttrType::Layout => self.choice(key, ty)?,
+            AttrType::Bool | AttrType::Flag | AttrType::Padding | AttrType::Layout => {
+                self.choice(key, ty)?
+            }
+            AttrType::Int => AttrValue::Int(self.int()?),
+            AttrType::IntLists => AttrValue::IntLists(self.int_lists()?),
+            AttrType::Body => AttrValue::Body(self.body()?),
         };
         ty.check(&value)
             .map_err(|why| pos.error(format!("attribute `{key}` {why}")))?;
@@ -419,6 +433,24 @@ impl<'a> Parser<'a> {
             items.push(self.int()?);
             if self.eat(Tok::Punct(']'))? {
                 return Ok(items);
+            }
+            if !self.eat(Tok::Punct(','))? {
+                return Err(self.unexpected("`,` or `]`"));
+            }
+        }
+    }
+
+    /// `[[0,1],[],...]`: a list of integer lists.
+    fn int_lists(&mut self) -> Result<Vec<Vec<usize>>> {
+        self.expect('[')?;
+        let mut lists = Vec::new();
+        if self.eat(Tok::Punct(']'))? {
+            return Ok(lists);
+        }
+        loop {
+            lists.push(self.ints()?);
+            if self.eat(Tok::Punct(']'))? {
+                return Ok(lists);
             }
             if !self.eat(Tok::Punct(','))? {
                 return Err(self.unexpected("`,` or `]`"));

@@ -29,8 +29,14 @@ pub fn print(graph: &Graph) -> String {
                     .iter()
                     .map(|&v| format!("%{}", graph.value_name(v)))
                     .collect();
-                let keys = op.kind().attrs().iter().map(|a| a.key);
-                items.extend(keys.zip(op.attrs()).map(|(k, v)| format!("{k}={v}")));
+                // Attributes at their default (a false flag) are left out.
+                let specs = op.kind().attrs().iter();
+                items.extend(
+                    specs
+                        .zip(op.attrs())
+                        .filter(|(a, v)| a.ty.default_value().as_ref() != Some(v))
+                        .map(|(a, v)| format!("{}={v}", a.key)),
+                );
                 writeln!(
                     s,
                     "  %{}: {} = {} {}",

@@ -207,7 +207,7 @@ fn automatic_constant_names_never_collide() {
 fn push_op_with_unknown_operand_is_a_graph_error() {
     let mut g = Graph::new("net");
     let x = g.input("x", [2]).unwrap();
-    let err = g.push_op(Op::MatMul, &[x, ValueId::new(7)]).unwrap_err();
+    let err = g.push_op(Op::MATMUL, &[x, ValueId::new(7)]).unwrap_err();
     assert_eq!(
         err,
         IrError::UnknownValue {

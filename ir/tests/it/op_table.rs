@@ -5,10 +5,11 @@
 use std::collections::HashSet;
 
 use triceratops_ir::interp::{evaluate, Inputs};
+use triceratops_ir::op::{BodyBuilder, FusedKernel};
 use triceratops_ir::text::{parse, print};
 use triceratops_ir::{
-    grad, AttrValue, ConvAttrs, F32Bits, Graph, Layout, Op, OpKind, Padding, PoolAttrs, Props,
-    Shape, TensorType, ValueId,
+    grad, AttrValue, BinaryOp, ConvAttrs, F32Bits, Graph, Layout, Op, OpKind, Padding, PoolAttrs,
+    Props, Shape, TensorType, UnaryOp, ValueId,
 };
 
 /// One instance of `kind` on params of fitting shapes, as output `y`.
@@ -74,7 +75,7 @@ fn instance(kind: OpKind) -> (Graph, Vec<ValueId>) {
             },
             vec![&[2, 3]],
         ),
-        OpKind::MatMul => (Op::MatMul, vec![&[2, 3], &[3, 4]]),
+        OpKind::MatMul => (Op::MATMUL, vec![&[2, 3], &[3, 4]]),
         OpKind::Conv2d => (Op::Conv2d(conv), vec![&[1, 4, 4, 2], &[3, 3, 2, 2]]),
         OpKind::Conv2dInputGrad => (
             Op::Conv2dInputGrad {
@@ -92,6 +93,24 @@ fn instance(kind: OpKind) -> (Graph, Vec<ValueId>) {
         ),
         OpKind::MaxPool2d => (Op::MaxPool2d(pool), vec![&[1, 4, 4, 2]]),
         OpKind::MaxPool2dGrad => (Op::MaxPool2dGrad(pool), vec![&[1, 4, 4, 2], &[1, 2, 2, 2]]),
+        OpKind::Fused => {
+            // relu(a * b) with b a row broadcast over [2,3].
+            let mut body = BodyBuilder::new();
+            let (a, b) = (body.input(0), body.input(1));
+            let m = body.binary(BinaryOp::Mul, a, b);
+            let r = body.unary(UnaryOp::Relu, m);
+            let kernel = FusedKernel {
+                shape: Shape::new([2, 3]),
+                maps: vec![vec![0, 1], vec![1]],
+                body: body.finish(),
+                results: vec![r],
+            };
+            let op = Op::Fused {
+                kernel: std::sync::Arc::new(kernel),
+                result: 0,
+            };
+            (op, vec![&[2, 3], &[3]])
+        }
         grouped => {
             let op = Op::from_attrs(grouped, vec![]).unwrap();
             let shapes = vec![&[2usize, 3][..]; op.arity()];
@@ -200,8 +219,8 @@ fn ops_hash_and_compare_floats_by_bits() {
     assert_eq!(F32Bits::new(f32::NAN), F32Bits::new(f32::NAN));
     assert_eq!(F32Bits::new(1.5).get(), 1.5);
     // A total order: sorting any permutation gives one sequence.
-    let mut a = [Op::MatMul, Op::pow(2.0), Op::Select, Op::pow(-0.0)];
-    let mut b = [Op::pow(-0.0), Op::Select, Op::pow(2.0), Op::MatMul];
+    let mut a = [Op::MATMUL, Op::pow(2.0), Op::Select, Op::pow(-0.0)];
+    let mut b = [Op::pow(-0.0), Op::Select, Op::pow(2.0), Op::MATMUL];
     a.sort();
     b.sort();
     assert_eq!(a, b);

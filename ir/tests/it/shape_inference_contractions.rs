@@ -16,7 +16,7 @@ use Padding::{Same, Valid};
 
 #[test]
 fn matmul() {
-    let m = Op::MatMul;
+    let m = Op::MATMUL;
     ok(&m, &[&[2, 3], &[3, 4]], &[2, 4]);
     ok(&m, &[&[1, 2], &[2, 3]], &[1, 3]);
     ok(&m, &[&[5, 2, 3], &[5, 3, 4]], &[5, 2, 4]);

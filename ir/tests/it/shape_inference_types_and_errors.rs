@@ -23,7 +23,7 @@ fn tensor_type_display_and_numel() {
 
 #[test]
 fn error_display_format_is_exact() {
-    let err = infer(&Op::MatMul, &[&[2, 3], &[4, 5]]).unwrap_err();
+    let err = infer(&Op::MATMUL, &[&[2, 3], &[4, 5]]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "matmul: cannot apply to (f32[2,3], f32[4,5]): contracting extents differ (3 vs 4)"
@@ -45,11 +45,11 @@ fn op_names_and_arities() {
     let names: Vec<&str> = CmpOp::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(names, ["gt", "ge", "eq"]);
     assert_eq!(Op::Select.arity(), 3);
-    assert_eq!(Op::MatMul.arity(), 2);
+    assert_eq!(Op::MATMUL.arity(), 2);
     assert_eq!(Op::pow(2.0).arity(), 1);
     assert!(Op::Select.is_elementwise());
     assert!(Op::pow(2.0).is_elementwise());
-    assert!(!Op::MatMul.is_elementwise());
+    assert!(!Op::MATMUL.is_elementwise());
     assert!(!Op::Reshape { shape: [1].into() }.is_elementwise());
 }
 
@@ -79,7 +79,7 @@ fn builder_reports_type_errors_of_every_op() {
         .maxpool2d(a, pool([2, 2], [1, 1], Valid, Nhwc))
         .unwrap_err();
     check_type_error(&err, "maxpool2d", &[&[2, 3]], &["rank 4"]);
-    let err = g.push_op(Op::MatMul, &[a]).unwrap_err();
+    let err = g.push_op(Op::MATMUL, &[a]).unwrap_err();
     check_type_error(&err, "matmul", &[&[2, 3]], &["takes 2 operand(s), got 1"]);
     // Unknown operand: a graph error, not a type error.
     let err = g

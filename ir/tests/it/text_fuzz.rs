@@ -11,8 +11,8 @@ use triceratops_ir::{verify, BinaryOp, CmpOp, IrError, NodeKind, UnaryOp};
 
 /// Characters that make small edits of a printed graph interesting.
 const EDIT_CHARS: &[char] = &[
-    '%', ':', '=', ',', '[', ']', '{', '}', '(', ')', '<', '-', '.', '_', ' ', '\n', '/', '0', '1',
-    '2', '9', 'a', 'e', 'f', 'x', 'é',
+    '%', ':', '=', ',', ';', '[', ']', '{', '}', '(', ')', '<', '-', '.', '_', ' ', '\n', '/', '0',
+    '1', '2', '9', 'a', 'e', 'f', 'x', 'é',
 ];
 
 /// Token soup for the arbitrary-input test.
@@ -62,6 +62,17 @@ const TOKENS: &[&str] = &[
     "axes",
     "keepdims",
     "true",
+    "matmul",
+    "transpose_b",
+    "fused",
+    "shape",
+    "maps",
+    "body",
+    "results",
+    "result",
+    "in",
+    ";",
+    "%0",
     "//",
     "é",
     "\t",
@@ -107,6 +118,33 @@ proptest! {
     #[test]
     fn edited_graphs_never_panic(
         g in common::arb_graph(),
+        at in any::<prop::sample::Index>(),
+        kind in 0..4usize,
+        c in prop::sample::select(EDIT_CHARS),
+    ) {
+        let mut chars: Vec<char> = print(&g).chars().collect();
+        let i = at.index(chars.len());
+        match kind {
+            0 => chars[i] = c,
+            1 => chars.insert(i, c),
+            2 => { chars.remove(i); }
+            _ => chars.truncate(i),
+        }
+        let text: String = chars.into_iter().collect();
+        check_any_input(&text)?;
+    }
+
+    #[test]
+    fn fused_graphs_round_trip((_, g) in common::arb_fused_graph()) {
+        let text = print(&g);
+        let parsed = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(print(&parsed), text);
+        prop_assert!(verify(&parsed).is_ok());
+    }
+
+    #[test]
+    fn edited_fused_graphs_never_panic(
+        (_, g) in common::arb_fused_graph(),
         at in any::<prop::sample::Index>(),
         kind in 0..4usize,
         c in prop::sample::select(EDIT_CHARS),
