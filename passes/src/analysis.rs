@@ -120,11 +120,11 @@ pub fn node_op<'a>(
     node: &Node,
     child: impl Fn(Id) -> &'a Data,
 ) -> Result<Op, String> {
-    if node.children().len() != kind.attrs().len() + kind.arity() {
+    if !crate::language::children_fit(kind, node.children().len()) {
         return Err(format!(
-            "{} takes {} children",
-            kind,
-            kind.attrs().len() + kind.arity()
+            "{kind} takes {} attributes and {:?} operands",
+            kind.attrs().len(),
+            kind.arity()
         ));
     }
     let attrs = node

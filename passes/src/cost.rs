@@ -85,9 +85,15 @@ pub fn op_cost(op: &Op, operands: &[Operand], out: &TensorType) -> Cost {
         .sum();
     let bytes = 4 * (reads + out.numel() as u128);
     let flops = match op {
-        Op::MatMul => {
+        Op::MatMul(m) => {
+            // The contracted extent: a's last axis, or its second-to-last
+            // when a is used transposed.
             let a = operands[0].ty.shape.dims();
-            let k = a[a.len() - 1] as u128;
+            let k = if m.transpose_a {
+                a[a.len() - 2]
+            } else {
+                a[a.len() - 1]
+            } as u128;
             2 * out.numel() as u128 * k
         }
         Op::Conv2d(c)

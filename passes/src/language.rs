@@ -166,7 +166,7 @@ impl FromOp for Node {
             reason,
         };
         if let Some(kind) = OpKind::from_name(op) {
-            if children.len() != kind.attrs().len() + kind.arity() {
+            if !children_fit(kind, children.len()) {
                 return Err(fail("wrong number of attributes and operands"));
             }
             return Ok(Node::Op(kind, children.into()));
@@ -232,4 +232,11 @@ fn parse_attr(text: &str) -> Option<AttrValue> {
     text.parse::<f32>()
         .ok()
         .map(|v| AttrValue::Float(F32Bits::new(v)))
+}
+
+/// Whether `n` children are `kind`'s attributes followed by a valid number
+/// of operands (any number for a variadic op such as `fused`).
+pub fn children_fit(kind: OpKind, n: usize) -> bool {
+    let attrs = kind.attrs().len();
+    n >= attrs && kind.arity().accepts(n - attrs)
 }
