@@ -13,12 +13,17 @@ use std::ops::{Add, AddAssign};
 
 use triceratops_ir::analysis::live_values;
 use triceratops_ir::geometry::filter_dims;
-use triceratops_ir::{Graph, NodeKind, Op, OpClass, TensorType};
+use triceratops_ir::{Graph, Layout, NodeKind, Op, OpClass, TensorType};
 
 /// A kernel launch, in bytes-equivalent.
 pub const KERNEL_WEIGHT: u128 = 4096;
 /// FLOPs per byte-equivalent.
 pub const FLOPS_PER_BYTE: u128 = 8;
+
+/// The layout conv/pool kernels run natively in: the interpreter (and the
+/// JIT, which lowers through the same kernels) compute NHWC/HWIO and
+/// transpose any other layout in and out.
+pub const PREFERRED_LAYOUT: Layout = Layout::Nhwc;
 
 /// The cost of an op or a graph.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,7 +126,32 @@ pub fn op_cost(op: &Op, operands: &[Operand], out: &TensorType) -> Cost {
         bytes,
         kernels: 1,
         flops,
+    } + layout_penalty(op, operands, out)
+}
+
+/// What a conv/pool op outside [`PREFERRED_LAYOUT`] costs on top of its
+/// arithmetic: the backend transposes every operand in and the result out,
+/// one kernel and the bytes moved each, exactly as an explicit `transpose`
+/// would cost.
+pub fn layout_penalty(op: &Op, operands: &[Operand], out: &TensorType) -> Cost {
+    let layout = match op {
+        Op::Conv2d(c)
+        | Op::Conv2dInputGrad { conv: c, .. }
+        | Op::Conv2dFilterGrad { conv: c, .. } => c.layout,
+        Op::MaxPool2d(p) | Op::MaxPool2dGrad(p) => p.layout,
+        _ => return Cost::default(),
+    };
+    if layout == PREFERRED_LAYOUT {
+        return Cost::default();
     }
+    let moved = |n: usize| Cost {
+        bytes: 8 * n as u128,
+        kernels: 1,
+        flops: 0,
+    };
+    operands
+        .iter()
+        .fold(moved(out.numel()), |c, o| c + moved(o.ty.numel()))
 }
 
 /// The cost of every live op of `graph`, each counted once.

@@ -13,7 +13,9 @@
 //! with [`PassOptions::fast_math`], also reassociation and reciprocals),
 //! then **numerics** (stability rewrites such as `log(softmax(x))` ->
 //! `x - logsumexp(x)`; these change values on purpose, and only fire where
-//! the graph has such a pattern).
+//! the graph has such a pattern), then **layout** (exact: transposes
+//! compose, fold into matmuls and sink through elementwise ops and
+//! broadcasts; conv/pool run in the backend's preferred layout).
 
 pub mod analysis;
 pub mod convert;
@@ -68,6 +70,14 @@ pub fn algebra_rules(options: &PassOptions) -> Vec<egg::Rewrite<Node, analysis::
     rules
 }
 
+/// The layout rules: rule set 3 plus the algebra set's exact rules (the
+/// transpose/reshape/broadcast compositions live there, once).
+pub fn layout_rules() -> Vec<egg::Rewrite<Node, analysis::TensorAnalysis>> {
+    let mut rules = rules::algebra::rules();
+    rules.extend(rules::layout::rules());
+    rules
+}
+
 /// Optimizes `graph`: the same arguments (order, names, roles, types),
 /// outputs (names, order) and update targets, computing bit-identical
 /// values unless `fast_math` is set or a numerics rule fired.
@@ -92,5 +102,7 @@ pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassRepo
         g = next;
         report.phases.push(phase);
     }
+    let (g, phase) = schedule::run_rule_set("layout", &g, &layout_rules(), options.limits, false)?;
+    report.phases.push(phase);
     Ok((g, report))
 }

@@ -5,6 +5,7 @@
 //! from folding; rewriting them mints endless new literals).
 
 pub mod algebra;
+pub mod layout;
 pub mod numerics;
 
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, RecExpr, Rewrite, Subst, Symbol, Var};

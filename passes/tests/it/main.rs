@@ -4,4 +4,5 @@ mod support;
 
 mod roundtrip;
 mod rules_algebra;
+mod rules_layout;
 mod rules_numerics;

@@ -1,0 +1,110 @@
+//! Every layout rule, and the sinks and folds that must not fire.
+
+use crate::{proves, refutes};
+
+fn layout() -> crate::support::Rules {
+    triceratops_passes::layout_rules()
+}
+
+// Composition is the algebra set's rule, run by the layout phase too.
+proves!(transpose_transpose_cancels, layout(), [[2, 3, 4]],
+    "(transpose [2,0,1] (transpose [1,2,0] $0))" => "$0");
+proves!(transpose_transpose_composes, layout(), [[2, 3, 4]],
+    "(transpose [1,0,2] (transpose [1,2,0] $0))" => "(transpose [2,1,0] $0)");
+// Only extent-1 axes move: the element order is unchanged.
+proves!(transpose_of_unit_axes_is_reshape, layout(), [[1, 3, 4]],
+    "(transpose [1,0,2] $0)" => "(reshape [3,1,4] $0)");
+proves!(reshape_transpose_chain_folds, layout(), [[3, 4]],
+    "(transpose [1,0,2] (reshape [3,1,4] $0))" => "(reshape [1,3,4] $0)");
+refutes!(transpose_of_real_axes_is_no_reshape, layout(), [[2, 3, 1]],
+    "(transpose [1,0,2] $0)" => "(reshape [3,2,1] $0)");
+// Dense backward: matmul(transpose(x), g) and matmul(g, transpose(w)).
+proves!(matmul_transpose_a, layout(), [[4, 3], [4, 5]],
+    "(matmul false false (transpose [1,0] $0) $1)" => "(matmul true false $0 $1)");
+proves!(matmul_transpose_b, layout(), [[4, 5], [3, 5]],
+    "(matmul false false $0 (transpose [1,0] $1))" => "(matmul false true $0 $1)");
+proves!(matmul_transpose_a_flag_flips_back, layout(), [[3, 4], [4, 5]],
+    "(matmul true false (transpose [1,0] $0) $1)" => "(matmul false false $0 $1)");
+proves!(matmul_transpose_both, layout(), [[4, 3], [5, 4]],
+    "(matmul false false (transpose [1,0] $0) (transpose [1,0] $1))" => "(matmul true true $0 $1)");
+proves!(batched_matmul_transpose_last_two, layout(), [[2, 4, 3], [2, 4, 5]],
+    "(matmul false false (transpose [0,2,1] $0) $1)" => "(matmul true false $0 $1)");
+// A batched transpose that moves the batch axis is no flag.
+// Same shapes either way, so only the condition keeps it out.
+refutes!(batched_matmul_other_transpose_stays, layout(), [[2, 2, 3], [2, 3, 5]],
+    "(matmul false false (transpose [1,0,2] $0) $1)" => "(matmul false false $0 $1)");
+refutes!(batched_matmul_other_transpose_is_no_flag, layout(), [[3, 4, 4], [4, 4, 4]],
+    "(matmul false false (transpose [1,0,2] $0) $1)" => "(matmul true false $0 $1)");
+// Elementwise sinking.
+proves!(unary_sinks, layout(), [[2, 3]],
+    "(relu (transpose [1,0] $0))" => "(transpose [1,0] (relu $0))");
+proves!(pow_sinks, layout(), [[2, 3]],
+    "(pow 3.0 (transpose [1,0] $0))" => "(transpose [1,0] (pow 3.0 $0))");
+proves!(binary_sinks_same_perm, layout(), [[2, 3], [2, 3]],
+    "(add (transpose [1,0] $0) (transpose [1,0] $1))" => "(transpose [1,0] (add $0 $1))");
+proves!(binary_sinks_past_splat, layout(), [[2, 3]],
+    "(mul (transpose [1,0] $0) const[3,2]:0.5)" => "(transpose [1,0] (mul $0 const[2,3]:0.5))");
+proves!(binary_sinks_past_splat_left, layout(), [[2, 3]],
+    "(sub const[3,2]:0.5 (transpose [1,0] $0))" => "(transpose [1,0] (sub const[2,3]:0.5 $0))");
+proves!(binary_sinks_past_scalar_broadcast, layout(), [[2, 3], []],
+    "(mul (transpose [1,0] $0) (broadcast [3,2] [] $1))"
+    => "(transpose [1,0] (mul $0 (broadcast [2,3] [] $1)))");
+proves!(select_sinks, layout(), [[2, 3], [2, 3]],
+    "(select (gt (transpose [1,0] $0) const[3,2]:0.0) (transpose [1,0] $1) const[3,2]:0.0)"
+    => "(transpose [1,0] (select (gt $0 const[2,3]:0.0) $1 const[2,3]:0.0))");
+// A same-shaped operand that is not transposed: shapes prove nothing.
+refutes!(no_sink_past_plain_operand, layout(), [[3, 3], [3, 3]],
+    "(add (transpose [1,0] $0) $1)" => "(transpose [1,0] (add $0 $1))");
+refutes!(no_sink_past_other_perm, layout(), [[2, 3, 4], [3, 2, 4]],
+    "(add (transpose [1,0,2] $0) (transpose [0,1,2] $1))" => "(transpose [1,0,2] (add $0 $1))");
+// A bias broadcast along channels (NCHW) re-aims to NHWC's last axis.
+proves!(bias_broadcast_sinks, layout(), [[2, 4, 5, 3], [3]],
+    "(add (transpose [0,3,1,2] $0) (broadcast [2,3,4,5] [1] $1))"
+    => "(transpose [0,3,1,2] (add $0 (broadcast [2,4,5,3] [3] $1)))");
+proves!(transpose_of_broadcast, layout(), [[4, 3]],
+    "(transpose [1,0,2] (broadcast [4,2,3] [0,2] $0))" => "(broadcast [2,4,3] [1,2] $0)");
+// Dims [0,1] under [2,1,0] become [2,1]: not increasing, a transpose of
+// the broadcast operand would be needed.
+refutes!(no_sink_past_inconsistent_broadcast, layout(), [[2, 3, 4], [4, 3]],
+    "(add (transpose [2,1,0] $0) (broadcast [4,3,2] [0,1] $1))"
+    => "(transpose [2,1,0] (add $0 (broadcast [2,3,4] [2,1] $1)))");
+refutes!(no_transpose_of_inconsistent_broadcast, layout(), [[4, 3]],
+    "(transpose [2,1,0] (broadcast [4,3,2] [0,1] $0))" => "(broadcast [2,3,4] [2,1] $0)");
+// conv/pool layouts: NCHW over transposed operands is NHWC, transposed.
+proves!(conv2d_nchw_to_nhwc, layout(), [[1, 5, 5, 2], [3, 3, 2, 4]],
+    "(conv2d [1,1] valid nchw (transpose [0,3,1,2] $0) (transpose [3,2,0,1] $1))"
+    => "(transpose [0,3,1,2] (conv2d [1,1] valid nhwc $0 $1))");
+proves!(conv2d_nhwc_to_nchw, layout(), [[1, 2, 5, 5], [4, 2, 3, 3]],
+    "(conv2d [1,1] same nhwc (transpose [0,2,3,1] $0) (transpose [2,3,1,0] $1))"
+    => "(transpose [0,2,3,1] (conv2d [1,1] same nchw $0 $1))");
+proves!(conv2d_input_grad_nchw_to_nhwc, layout(), [[1, 3, 3, 4], [3, 3, 2, 4]],
+    "(conv2d_input_grad [1,1] valid nchw [1,2,5,5] (transpose [0,3,1,2] $0) (transpose [3,2,0,1] $1))"
+    => "(transpose [0,3,1,2] (conv2d_input_grad [1,1] valid nhwc [1,5,5,2] $0 $1))");
+proves!(conv2d_filter_grad_nchw_to_nhwc, layout(), [[1, 5, 5, 2], [1, 3, 3, 4]],
+    "(transpose [2,3,1,0] (conv2d_filter_grad [1,1] valid nchw [4,2,3,3] (transpose [0,3,1,2] $0) (transpose [0,3,1,2] $1)))"
+    => "(conv2d_filter_grad [1,1] valid nhwc [3,3,2,4] $0 $1)");
+proves!(maxpool_nchw_to_nhwc, layout(), [[1, 4, 4, 2]],
+    "(maxpool2d [2,2] [2,2] valid nchw (transpose [0,3,1,2] $0))"
+    => "(transpose [0,3,1,2] (maxpool2d [2,2] [2,2] valid nhwc $0))");
+proves!(maxpool_grad_nchw_to_nhwc, layout(), [[1, 4, 4, 2], [1, 2, 2, 2]],
+    "(maxpool2d_grad [2,2] [2,2] valid nchw (transpose [0,3,1,2] $0) (transpose [0,3,1,2] $1))"
+    => "(transpose [0,3,1,2] (maxpool2d_grad [2,2] [2,2] valid nhwc $0 $1))");
+// A layout flip never changes an op's padding or strides.
+refutes!(conv_keeps_padding, layout(), [[1, 5, 5, 2], [3, 3, 2, 4]],
+    "(conv2d [1,1] valid nchw (transpose [0,3,1,2] $0) (transpose [3,2,0,1] $1))"
+    => "(transpose [0,3,1,2] (conv2d [1,1] same nhwc $0 $1))");
+
+#[test]
+fn layout_saturates_small() {
+    // Flipping both ways and sinking closes: permutations compose.
+    let (eg, _) = crate::support::saturate(
+        &layout(),
+        &[&[1, 5, 5, 2], &[3, 3, 2, 4], &[4]],
+        "(relu (add (conv2d [1,1] valid nchw (transpose [0,3,1,2] $0) (transpose [3,2,0,1] $1)) (broadcast [1,4,3,3] [1] $2)))",
+    );
+    assert!(
+        eg.total_number_of_nodes() < 200,
+        "{}",
+        eg.total_number_of_nodes()
+    );
+}
