@@ -3,7 +3,8 @@
 //! updates fed back as the next step's state) for linreg, mnist-mlp and
 //! seed-cnn (channels_last and channels_first) with every optimizer variant
 //! in both conventions; training with passes on and off; the optimized
-//! mnist-mlp Adam step as a snapshot; the CLI's `--emit optimized` and
+//! mnist-mlp Adam step and the channels_first seed-CNN SGD step as snapshots;
+//! the layout pass transposes no weight and leaves mnist-mlp no transpose; the CLI's `--emit optimized` and
 //! `--passes none`.
 
 use std::collections::HashMap;
@@ -234,4 +235,78 @@ fn training_with_passes_on_and_off_is_bit_identical() {
         (logs, state)
     };
     assert_eq!(train(Passes::On), train(Passes::None));
+}
+
+/// The live `transpose` ops of `g`, and how many of them read a value
+/// computed only from params (and literals).
+fn transposes(g: &triceratops::ir::Graph) -> (usize, usize) {
+    use triceratops::ir::analysis::live_values;
+    use triceratops::ir::{NodeKind, Op, Role};
+    let live = live_values(g);
+    // Whether each value depends on a param and on no input or state.
+    let mut from_params: Vec<Option<bool>> = Vec::new();
+    let mut all = 0;
+    let mut of_params = 0;
+    for id in g.ids() {
+        let node = g.node(id);
+        let p = match &node.kind {
+            NodeKind::Arg(Role::Param) => Some(true),
+            NodeKind::Arg(_) => Some(false),
+            NodeKind::Op { operands, .. } => {
+                let ps: Vec<Option<bool>> =
+                    operands.iter().map(|v| from_params[v.index()]).collect();
+                if ps.contains(&Some(false)) {
+                    Some(false)
+                } else if ps.contains(&Some(true)) {
+                    Some(true)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        from_params.push(p);
+        if let NodeKind::Op {
+            op: Op::Transpose { .. },
+            operands,
+        } = &node.kind
+        {
+            if live[id.index()] {
+                all += 1;
+                if from_params[operands[0].index()] == Some(true) {
+                    of_params += 1;
+                }
+            }
+        }
+    }
+    (all, of_params)
+}
+
+#[test]
+fn layout_moves_no_weight_and_folds_dense_transposes() {
+    for (model, batch) in [("mnist-mlp", 4), ("seed-cnn", 2), ("seed-cnn-nchw", 2)] {
+        for (name, opt) in [
+            ("sgd", Optimizer::sgd(Convention::Keras)),
+            ("rmsprop", Optimizer::rmsprop(Convention::Keras)),
+            ("adam", Optimizer::adam(Convention::PyTorch)),
+        ] {
+            let before = compiled(model, opt, batch);
+            let (after, report) = optimize(before.clone(), Passes::On).unwrap();
+            let report = report.unwrap();
+            let (b, bp) = transposes(&before.graph);
+            let (a, ap) = transposes(&after.graph);
+            eprintln!("{model} {name}: transposes {b} ({bp} of params) -> {a} ({ap} of params)");
+            assert_eq!(ap, 0, "{model} {name}: a weight is transposed\n{report}");
+            if model == "mnist-mlp" {
+                assert_eq!(a, 0, "{model} {name}: {}", print(&after.graph));
+            }
+        }
+    }
+}
+
+#[test]
+fn optimized_seed_cnn_channels_first_train_step() {
+    let before = compiled("seed-cnn-nchw", Optimizer::sgd(Convention::Keras), 2);
+    let (after, _) = optimize(before, Passes::On).unwrap();
+    insta::assert_snapshot!(print(&after.graph));
 }
