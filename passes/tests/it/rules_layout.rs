@@ -108,3 +108,117 @@ fn layout_saturates_small() {
         eg.total_number_of_nodes()
     );
 }
+
+mod random {
+    //! Random channels_first-style chains (NCHW convs and pools over
+    //! transposed NHWC data and HWIO filters, bias broadcasts, transposed
+    //! elementwise operands, splats, matmuls of transposes): the layout
+    //! phase keeps every bit and leaves one transpose (before the flatten).
+    use proptest::prelude::*;
+    use triceratops_ir::op::MatMulAttrs;
+    use triceratops_ir::{CmpOp, ConvAttrs, Graph, Layout, NodeKind, Op, Padding, PoolAttrs};
+    use triceratops_passes::{optimize, PassOptions};
+
+    use crate::support::assert_same_bits;
+
+    fn build(steps: &[u8], c: usize) -> Graph {
+        let mut g = Graph::new("layout");
+        let x = g.input("x", [2, 6, 6, c]).unwrap();
+        // The NCHW view of the running NHWC value.
+        let mut v = g.transpose(x, &[0, 3, 1, 2]).unwrap();
+        let mut ch = c;
+        let mut hw = 6;
+        for (i, &s) in steps.iter().enumerate() {
+            let p = |name: &str| format!("{name}{i}");
+            v = match s % 7 {
+                0 => g.relu(v).unwrap(),
+                1 => {
+                    let two = g.scalar(0.5).unwrap();
+                    let two = g.broadcast_to(two, [2, ch, hw, hw]).unwrap();
+                    g.mul(two, v).unwrap()
+                }
+                2 => {
+                    let b = g.param(&p("b"), [ch]).unwrap();
+                    let b = g.broadcast_in_dim(b, [2, ch, hw, hw], vec![1]).unwrap();
+                    g.add(v, b).unwrap()
+                }
+                3 => {
+                    // Another NHWC value seen as NCHW.
+                    let y = g.param(&p("y"), [2, hw, hw, ch]).unwrap();
+                    let y = g.transpose(y, &[0, 3, 1, 2]).unwrap();
+                    g.sub(v, y).unwrap()
+                }
+                4 => {
+                    let w = g.param(&p("w"), [3, 3, ch, 2]).unwrap();
+                    let w = g.transpose(w, &[3, 2, 0, 1]).unwrap();
+                    let attrs = ConvAttrs {
+                        strides: [1, 1],
+                        padding: Padding::Same,
+                        layout: Layout::Nchw,
+                    };
+                    ch = 2;
+                    g.conv2d(v, w, attrs).unwrap()
+                }
+                5 if hw % 2 == 0 => {
+                    let attrs = PoolAttrs {
+                        window: [2, 2],
+                        strides: [2, 2],
+                        padding: Padding::Valid,
+                        layout: Layout::Nchw,
+                    };
+                    hw /= 2;
+                    g.maxpool2d(v, attrs).unwrap()
+                }
+                _ => {
+                    // A ReLU-gradient-like select on a mask of v.
+                    let zero = g.scalar(0.0).unwrap();
+                    let zeros = g.broadcast_to(zero, [2, ch, hw, hw]).unwrap();
+                    let m = g.compare(CmpOp::Gt, v, zeros).unwrap();
+                    g.select(m, v, zeros).unwrap()
+                }
+            };
+        }
+        let flat = g.reshape(v, [2, ch * hw * hw]).unwrap();
+        let d = g.param("d", [3, ch * hw * hw]).unwrap();
+        let dt = g.transpose(d, &[1, 0]).unwrap();
+        let out = g.matmul_with(flat, dt, MatMulAttrs::PLAIN).unwrap();
+        let ft = g.transpose(flat, &[1, 0]).unwrap();
+        let gd = g.matmul(ft, out).unwrap();
+        g.add_output("out", out).unwrap();
+        g.add_output("gd", gd).unwrap();
+        g
+    }
+
+    fn transposes(g: &Graph) -> usize {
+        g.ids()
+            .filter(|&id| {
+                matches!(
+                    &g.node(id).kind,
+                    NodeKind::Op {
+                        op: Op::Transpose { .. },
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn layout_keeps_bits(steps in proptest::collection::vec(any::<u8>(), 0..8),
+                             c in 1usize..4, seed in any::<u64>()) {
+            let g = build(&steps, c);
+            let (opt, report) = optimize(&g, &PassOptions::default()).unwrap();
+            for p in &report.phases {
+                prop_assert_eq!(p.conflicts, 0);
+                prop_assert!(!p.stop.contains("limit"), "{}", report);
+            }
+            // The input is NHWC: the transposes sink and cancel down to
+            // the one before the flatten.
+            prop_assert!(transposes(&opt) <= 1, "{}", triceratops_ir::text::print(&opt));
+            assert_same_bits(&g, &opt, seed);
+        }
+    }
+}
