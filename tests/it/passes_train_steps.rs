@@ -134,6 +134,10 @@ fn check_model(model: &str, batch: usize, steps: usize) {
                 report.phases.iter().all(|p| p.conflicts == 0),
                 "{model} {name}: {report}"
             );
+            assert!(
+                report.phases.iter().any(|p| p.rule_set == "layout"),
+                "{report}"
+            );
             let last = report.phases.last().unwrap();
             assert!(
                 last.cost_after.total() <= report.phases[0].cost_before.total(),
