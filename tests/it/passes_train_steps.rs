@@ -301,9 +301,11 @@ fn layout_moves_no_weight_and_folds_dense_transposes() {
             let (a, ap) = transposes(&after.graph);
             eprintln!("{model} {name}: transposes {b} ({bp} of params) -> {a} ({ap} of params)");
             assert_eq!(ap, 0, "{model} {name}: a weight is transposed\n{report}");
-            if model == "mnist-mlp" {
-                assert_eq!(a, 0, "{model} {name}: {}", print(&after.graph));
-            }
+            // channels_first keeps: the input, before the Flatten, the
+            // Flatten's gradient, and the two conv bias gradients (a
+            // reduction does not sink through a transpose exactly).
+            let most = if model == "seed-cnn-nchw" { 5 } else { 0 };
+            assert!(a <= most, "{model} {name}: {}", print(&after.graph));
         }
     }
 }
