@@ -13,12 +13,15 @@
 //! with [`PassOptions::fast_math`], also reassociation and reciprocals),
 //! then **numerics** (stability rewrites such as `log(softmax(x))` ->
 //! `x - logsumexp(x)`; these change values on purpose, and only fire where
-//! the graph has such a pattern).
+//! the graph has such a pattern), then **fusion** ([`fusion`], a
+//! deterministic graph-level pass, not egg: elementwise chains and each
+//! optimizer update become `fused` kernels, bit-identical).
 
 pub mod analysis;
 pub mod convert;
 pub mod cost;
 pub mod extract;
+pub mod fusion;
 pub mod language;
 pub mod report;
 pub mod rules;
@@ -41,6 +44,8 @@ pub struct PassOptions {
     pub numerics: bool,
     /// The bounds of every rule set's run.
     pub limits: Limits,
+    /// Run the fusion pass (rule set 4) last.
+    pub fusion: bool,
 }
 
 impl Default for PassOptions {
@@ -49,6 +54,7 @@ impl Default for PassOptions {
             fast_math: false,
             numerics: true,
             limits: Limits::default(),
+            fusion: true,
         }
     }
 }
@@ -89,6 +95,11 @@ pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassRepo
             options.limits,
             true,
         )?;
+        g = next;
+        report.phases.push(phase);
+    }
+    if options.fusion {
+        let (next, phase) = schedule::run_fusion(&g);
         g = next;
         report.phases.push(phase);
     }
