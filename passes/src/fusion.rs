@@ -183,9 +183,8 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
         used_outside[u.value.index()] = true;
     }
 
-    // Kernels: (operands, kernel, results) per fused group.
-    let mut kernels: HashMap<usize, (Vec<ValueId>, Arc<FusedKernel>, Vec<ValueId>)> =
-        HashMap::new();
+    // The kernel of each fused group.
+    let mut kernels: Vec<Option<Made>> = (0..groups.len()).map(|_| None).collect();
     for (gid, g) in groups.iter().enumerate() {
         let Some(g) = g else { continue };
         let built = build_kernel(graph, &group, gid, &g.members, &used_outside);
@@ -197,7 +196,11 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
         stats.kernels += 1;
         stats.ops += g.members.len();
         stats.broadcasts += built.broadcasts;
-        kernels.insert(gid, (built.operands, Arc::new(built.kernel), built.results));
+        kernels[gid] = Some(Made {
+            operands: built.operands,
+            kernel: Arc::new(built.kernel),
+            results: built.results,
+        });
     }
 
     // Emission: arguments first (the convention), then every live node
@@ -218,13 +221,13 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
         Kernel(usize),
     }
     let unit = |v: ValueId| match group[v.index()] {
-        Some(g) if kernels.contains_key(&g) => Unit::Kernel(g),
+        Some(g) if kernels[g].is_some() => Unit::Kernel(g),
         _ => Unit::Node(v),
     };
     let deps = |u: Unit| -> Vec<ValueId> {
         match u {
             Unit::Node(v) => graph.node(v).operands().to_vec(),
-            Unit::Kernel(g) => kernels[&g].0.clone(),
+            Unit::Kernel(g) => kernels[g].as_ref().expect("a kernel").operands.clone(),
         }
     };
     let mut kernel_done = vec![false; groups.len()];
@@ -265,7 +268,11 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
                     remap[v.index()] = Some(new.expect(ok));
                 }
                 Unit::Kernel(g) => {
-                    let (operands, kernel, results) = &kernels[&g];
+                    let Made {
+                        operands,
+                        kernel,
+                        results,
+                    } = kernels[g].as_ref().expect("a kernel");
                     let ops: Vec<ValueId> = operands
                         .iter()
                         .map(|o| remap[o.index()].expect(ok))
@@ -294,6 +301,13 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
         .expect(ok);
     }
     (eliminate_dead_code(&out), stats)
+}
+
+/// A fused group's kernel, its operands and the members it yields.
+struct Made {
+    operands: Vec<ValueId>,
+    kernel: Arc<FusedKernel>,
+    results: Vec<ValueId>,
 }
 
 struct Built {
