@@ -151,7 +151,8 @@ fn check_model(model: &str, batch: usize, steps: usize) {
 /// Every parameter's update and the updates of its slots (state arguments
 /// named `<param>.<slot>`) are sibling nodes of one fused kernel — same
 /// kernel, same operands, distinct results — whose results are exactly
-/// those values, and the parameter's gradient is one of its operands.
+/// those values, and the parameter's gradient is one of its operands,
+/// materialized once and also read by the `finite` guard.
 fn assert_one_update_kernel_per_param(g: &Graph, what: &str) {
     for p in g.args(Role::Param) {
         let name = g.value_name(p);
@@ -191,6 +192,21 @@ fn assert_one_update_kernel_per_param(g: &Graph, what: &str) {
             grad.is_some_and(|gr| operands.contains(&gr)),
             "{what}: {name}'s update kernel does not read grad.{name}:\n{}",
             print(g)
+        );
+        // The gradient is materialized once (a contraction or reduction,
+        // not a kernel result) and the `finite` guard reads it too.
+        let grad = grad.unwrap();
+        assert!(
+            !matches!(g.node(grad).op(), Some(Op::Fused { .. })),
+            "{what}: grad.{name}"
+        );
+        let guard_reads = g.ids().any(|v| {
+            g.node(v).operands().contains(&grad)
+                && !matches!(g.node(v).op(), Some(Op::Fused { kernel, .. }) if Arc::ptr_eq(kernel, k))
+        });
+        assert!(
+            guard_reads,
+            "{what}: nothing but the update reads grad.{name}"
         );
     }
 }
