@@ -1,6 +1,7 @@
-//! Pass time: the egg passes (`triceratops_passes::optimize` with the
-//! default options) on the train step of each built-in model with its
-//! built-in recipe, the graph built once outside the timed region. The
+//! Pass time: the passes (`triceratops_passes::optimize` with the
+//! default options: algebra, numerics, fusion) on the train step of each
+//! built-in model with its built-in recipe, the graph built once outside
+//! the timed region. The
 //! seed-cnn step is the one to keep well under 100 ms, since the passes
 //! run on every compile. Run with `cargo bench --bench passes`.
 

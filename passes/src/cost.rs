@@ -6,14 +6,18 @@
 //! reads each operand and writes its result (a splat constant operand
 //! reads one element); contractions and pools add their arithmetic.
 //! Literals and arguments cost nothing by themselves: their consumers pay
-//! for reading them.
+//! for reading them. A `fused` kernel is one kernel however many sibling
+//! results it has.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::{Add, AddAssign};
+use std::sync::Arc;
 
 use triceratops_ir::analysis::live_values;
 use triceratops_ir::geometry::filter_dims;
-use triceratops_ir::{Graph, Layout, NodeKind, Op, OpClass, TensorType};
+use triceratops_ir::op::FusedKernel;
+use triceratops_ir::{Graph, Layout, NodeKind, Op, OpClass, TensorType, ValueId};
 
 /// A kernel launch, in bytes-equivalent.
 pub const KERNEL_WEIGHT: u128 = 4096;
@@ -154,13 +158,22 @@ pub fn layout_penalty(op: &Op, operands: &[Operand], out: &TensorType) -> Cost {
         .fold(moved(out.numel()), |c, o| c + moved(o.ty.numel()))
 }
 
-/// The cost of every live op of `graph`, each counted once.
+/// The cost of every live op of `graph`, each counted once. The sibling
+/// nodes of one multi-result `fused` kernel (same kernel, same operands)
+/// are one kernel that reads its operands once and writes every result.
 pub fn graph_cost(graph: &Graph) -> Cost {
     let live = live_values(graph);
     let mut total = Cost::default();
+    let mut kernels: HashSet<(*const FusedKernel, &[ValueId])> = HashSet::new();
     for id in graph.ids().filter(|id| live[id.index()]) {
         let node = graph.node(id);
         if let NodeKind::Op { op, operands } = &node.kind {
+            if let Op::Fused { kernel, .. } = op {
+                if !kernels.insert((Arc::as_ptr(kernel), operands.as_slice())) {
+                    total.bytes = total.bytes.saturating_add(4 * node.ty.numel() as u128);
+                    continue;
+                }
+            }
             let ops: Vec<Operand> = operands
                 .iter()
                 .map(|&v| Operand {

@@ -15,12 +15,16 @@
 //! `x - logsumexp(x)`; these change values on purpose, and only fire where
 //! the graph has such a pattern), then **layout** (exact: transposes
 //! compose, fold into matmuls and sink through elementwise ops and
-//! broadcasts; conv/pool run in the backend's preferred layout).
+//! broadcasts; conv/pool run in the backend's preferred layout),
+//! then **fusion** ([`fusion`], a deterministic graph-level pass, not egg:
+//! elementwise chains and each optimizer update become `fused` kernels,
+//! bit-identical).
 
 pub mod analysis;
 pub mod convert;
 pub mod cost;
 pub mod extract;
+pub mod fusion;
 pub mod language;
 pub mod report;
 pub mod rules;
@@ -43,6 +47,8 @@ pub struct PassOptions {
     pub numerics: bool,
     /// The bounds of every rule set's run.
     pub limits: Limits,
+    /// Run the fusion pass (rule set 4) last.
+    pub fusion: bool,
 }
 
 impl Default for PassOptions {
@@ -51,6 +57,7 @@ impl Default for PassOptions {
             fast_math: false,
             numerics: true,
             limits: Limits::default(),
+            fusion: true,
         }
     }
 }
@@ -102,7 +109,13 @@ pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassRepo
         g = next;
         report.phases.push(phase);
     }
-    let (g, phase) = schedule::run_rule_set("layout", &g, &layout_rules(), options.limits, false)?;
+    let (mut g, phase) =
+        schedule::run_rule_set("layout", &g, &layout_rules(), options.limits, false)?;
     report.phases.push(phase);
+    if options.fusion {
+        let (next, phase) = schedule::run_fusion(&g);
+        g = next;
+        report.phases.push(phase);
+    }
     Ok((g, report))
 }

@@ -9,7 +9,7 @@ use crate::cost::Cost;
 /// One rule set's run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PhaseReport {
-    /// The rule set (`algebra`, `numerics`).
+    /// The rule set (`algebra`, `numerics`, `fusion`).
     pub rule_set: String,
     /// Applications per rule (new unions only), and `const-fold` for
     /// literals the analysis folded.
@@ -17,7 +17,8 @@ pub struct PhaseReport {
     pub iterations: usize,
     pub nodes: usize,
     pub classes: usize,
-    /// `saturated`, or the limit that stopped the run.
+    /// `saturated`, or the limit that stopped the run; `done` for the
+    /// fusion pass (one deterministic pass, no limit).
     pub stop: String,
     /// Wall-clock time of the phase (reported, never used to decide).
     pub time: Duration,
@@ -42,7 +43,9 @@ impl PassReport {
 
     /// Whether some rule set stopped at a limit instead of saturating.
     pub fn hit_limit(&self) -> bool {
-        self.phases.iter().any(|p| p.stop != "saturated")
+        self.phases
+            .iter()
+            .any(|p| p.stop != "saturated" && p.stop != "done")
     }
 }
 

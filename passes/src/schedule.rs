@@ -104,3 +104,27 @@ pub fn run_rule_set(
     };
     Ok((out, report))
 }
+
+/// Runs the fusion pass ([`crate::fusion`]) and reports it as a phase:
+/// `iterations` 1, `nodes` the graph's nodes after, `classes` 0, stop
+/// `done`, and the kernels before and after in the costs.
+pub fn run_fusion(graph: &Graph) -> (Graph, PhaseReport) {
+    let start = Instant::now();
+    let (fused, stats) = crate::fusion::fuse(graph);
+    let cost_before = graph_cost(graph);
+    let cost_after = graph_cost(&fused);
+    let report = PhaseReport {
+        rule_set: "fusion".to_string(),
+        fired: stats.fired(),
+        iterations: 1,
+        nodes: fused.len(),
+        classes: 0,
+        stop: "done".to_string(),
+        time: start.elapsed(),
+        cost_before,
+        cost_after,
+        kept_input: false,
+        conflicts: 0,
+    };
+    (fused, report)
+}

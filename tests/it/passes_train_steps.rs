@@ -2,17 +2,21 @@
 //! interpreter(after) agree bit for bit over several steps (each step's
 //! updates fed back as the next step's state) for linreg, mnist-mlp and
 //! seed-cnn (channels_last and channels_first) with every optimizer variant
-//! in both conventions; training with passes on and off; the optimized
-//! mnist-mlp Adam step and the channels_first seed-CNN SGD step as snapshots;
-//! the layout pass transposes no weight and leaves mnist-mlp no transpose; the CLI's `--emit optimized` and
-//! `--passes none`.
+//! in both conventions; each parameter's update (new param and every slot)
+//! produced by exactly one multi-result fused kernel; the layout pass
+//! transposes no weight and leaves mnist-mlp no transpose; training with
+//! passes on and off; the optimized mnist-mlp Adam, seed-cnn RMSprop and
+//! channels_first seed-CNN SGD steps as snapshots; the CLI's `--emit
+//! optimized` and `--passes none`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use triceratops::compile::{optimize, train_step, CompileSpec, CompiledGraph, Passes};
 use triceratops::ir::interp::{evaluate, Inputs};
 use triceratops::ir::testing::random_inputs;
 use triceratops::ir::text::print;
+use triceratops::ir::{Graph, Op, Role};
 use triceratops::keras::layers::DataFormat;
 use triceratops::keras::losses::Loss;
 use triceratops::keras::metrics::Metric;
@@ -143,8 +147,73 @@ fn check_model(model: &str, batch: usize, steps: usize) {
                 last.cost_after.total() <= report.phases[0].cost_before.total(),
                 "{report}"
             );
-            same_steps(&before, &after, 11, steps, &format!("{model} {name} {c:?}"));
+            let what = format!("{model} {name} {c:?}");
+            assert_one_update_kernel_per_param(&after.graph, &what);
+            same_steps(&before, &after, 11, steps, &what);
         }
+    }
+}
+
+/// Every parameter's update and the updates of its slots (state arguments
+/// named `<param>.<slot>`) are sibling nodes of one fused kernel — same
+/// kernel, same operands, distinct results — whose results are exactly
+/// those values, and the parameter's gradient is one of its operands,
+/// materialized once and also read by the `finite` guard.
+fn assert_one_update_kernel_per_param(g: &Graph, what: &str) {
+    for p in g.args(Role::Param) {
+        let name = g.value_name(p);
+        let prefix = format!("{name}.");
+        let mut targets = vec![p];
+        targets.extend(
+            g.args(Role::State)
+                .filter(|&s| g.value_name(s).starts_with(&prefix)),
+        );
+        let mut kernel = None;
+        let mut results = Vec::new();
+        for &t in &targets {
+            let v = g.update_of(t).unwrap();
+            let node = g.node(v);
+            let Some(Op::Fused { kernel: k, result }) = node.op() else {
+                panic!(
+                    "{what}: the update of {} is not fused:\n{}",
+                    g.value_name(t),
+                    print(g)
+                );
+            };
+            let (k0, ops0) = kernel.get_or_insert((k, node.operands()));
+            assert!(
+                Arc::ptr_eq(k0, k) && *ops0 == node.operands(),
+                "{what}: {name}'s updates come from different kernels:\n{}",
+                print(g)
+            );
+            results.push(*result);
+        }
+        let (k, operands) = kernel.unwrap();
+        results.sort();
+        results.dedup();
+        assert_eq!(results.len(), targets.len(), "{what}: {name}");
+        assert_eq!(k.results.len(), targets.len(), "{what}: {name}: {k:?}");
+        let grad = g.lookup(&format!("grad.{name}"));
+        assert!(
+            grad.is_some_and(|gr| operands.contains(&gr)),
+            "{what}: {name}'s update kernel does not read grad.{name}:\n{}",
+            print(g)
+        );
+        // The gradient is materialized once (a contraction or reduction,
+        // not a kernel result) and the `finite` guard reads it too.
+        let grad = grad.unwrap();
+        assert!(
+            !matches!(g.node(grad).op(), Some(Op::Fused { .. })),
+            "{what}: grad.{name}"
+        );
+        let guard_reads = g.ids().any(|v| {
+            g.node(v).operands().contains(&grad)
+                && !matches!(g.node(v).op(), Some(Op::Fused { kernel, .. }) if Arc::ptr_eq(kernel, k))
+        });
+        assert!(
+            guard_reads,
+            "{what}: nothing but the update reads grad.{name}"
+        );
     }
 }
 
@@ -176,12 +245,21 @@ fn optimized_mnist_mlp_adam_train_step() {
 }
 
 #[test]
+fn optimized_seed_cnn_rmsprop_train_step() {
+    let before = compiled("seed-cnn", Optimizer::rmsprop(Convention::Keras), 2);
+    let (after, _) = optimize(before, Passes::On).unwrap();
+    insta::assert_snapshot!(print(&after.graph));
+}
+
+#[test]
 fn emit_optimized_prints_graph_and_report() {
     let out = ok(&["compile", "--model", "linreg", "--emit", "optimized"]);
     assert!(out.contains("graph linreg.train_step {"), "{out}");
     assert!(out.contains("%loss"), "{out}");
     assert!(out.contains("algebra"), "{out}");
     assert!(out.contains("numerics"), "{out}");
+    assert!(out.contains("fusion"), "{out}");
+    assert!(out.contains("fused"), "{out}");
     assert!(out.contains("saturated"), "{out}");
     let off = ok(&[
         "compile",

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod fusion;
 mod roundtrip;
 mod rules_algebra;
 mod rules_layout;
