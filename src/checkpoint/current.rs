@@ -67,6 +67,14 @@ pub(super) struct RunRecord {
     pub batch_size: Option<usize>,
     pub validation_split: Option<ExactF32>,
     pub limit: Option<usize>,
+    /// Written only when true, so records written before the field existed
+    /// keep their bytes and their checksum.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fast_math: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// One epoch's logs, without its wall-clock time (which would make two

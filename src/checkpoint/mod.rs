@@ -39,6 +39,8 @@ pub struct RunSettings {
     pub batch_size: Option<usize>,
     pub validation_split: Option<f32>,
     pub limit: Option<usize>,
+    /// Whether the run trained with `--fast-math` (which changes rounding).
+    pub fast_math: bool,
 }
 
 fn data_error(path: &Path, message: impl Into<String>) -> Error {
@@ -93,6 +95,7 @@ pub fn save(path: &Path, model: &Model, run: &RunSettings, history: &History) ->
             batch_size: run.batch_size,
             validation_split: run.validation_split.map(ExactF32),
             limit: run.limit,
+            fast_math: run.fast_math,
         },
         history: current::history_record(history),
         checksums: state
@@ -182,6 +185,7 @@ fn settings(path: &Path, mut meta: BTreeMap<String, String>) -> Result<Settings>
                 batch_size: r.run.batch_size,
                 validation_split: r.run.validation_split.map(|v| v.0),
                 limit: r.run.limit,
+                fast_math: r.run.fast_math,
             },
             history: current::history(&r.history),
             checksums: Some(r.checksums),

@@ -59,11 +59,29 @@ pub enum PassesChoice {
     None,
 }
 
-impl PassesChoice {
-    pub fn passes(self) -> crate::compile::Passes {
-        match self {
-            PassesChoice::On => crate::compile::Passes::On,
-            PassesChoice::None => crate::compile::Passes::None,
+/// The optimization flags shared by compile, train, eval and predict.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct PassFlags {
+    /// Optimization passes on the compiled graphs.
+    #[arg(long, value_enum, default_value = "on")]
+    pub passes: PassesChoice,
+    /// Also allow rewrites that change f32 rounding (reassociating constant
+    /// chains, x / c as x * (1/c), pow(x, 2) as x * x); off by default so
+    /// optimized graphs compute bit-identical values.
+    #[arg(long)]
+    pub fast_math: bool,
+}
+
+impl PassFlags {
+    pub fn passes(self) -> crate::Result<crate::compile::Passes> {
+        use crate::compile::Passes;
+        match (self.passes, self.fast_math) {
+            (PassesChoice::On, false) => Ok(Passes::On),
+            (PassesChoice::On, true) => Ok(Passes::FastMath),
+            (PassesChoice::None, false) => Ok(Passes::None),
+            (PassesChoice::None, true) => Err(crate::Error::Config(
+                "--fast-math needs the passes; drop --passes none or --fast-math".into(),
+            )),
         }
     }
 }
@@ -130,9 +148,8 @@ pub enum Command {
         /// The stage to print.
         #[arg(long, value_enum)]
         emit: Emit,
-        /// Optimization passes on the compiled graphs.
-        #[arg(long, value_enum, default_value = "on")]
-        passes: PassesChoice,
+        #[command(flatten)]
+        passes: PassFlags,
     },
     /// Train a model, saving checkpoints and plotting curves if asked.
     #[command(after_help = "Examples:\n  \
@@ -190,9 +207,8 @@ pub enum Command {
         /// Continue training from this checkpoint, with its model, optimizer, data and random state.
         #[arg(long)]
         resume: Option<PathBuf>,
-        /// Optimization passes on the compiled graphs.
-        #[arg(long, value_enum, default_value = "on")]
-        passes: PassesChoice,
+        #[command(flatten)]
+        passes: PassFlags,
     },
     /// Loss and metrics of a checkpoint on its held-out samples or other data.
     #[command(after_help = "Examples:\n  \
@@ -219,9 +235,8 @@ pub enum Command {
         /// Samples per batch.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
-        /// Optimization passes on the compiled graphs.
-        #[arg(long, value_enum, default_value = "on")]
-        passes: PassesChoice,
+        #[command(flatten)]
+        passes: PassFlags,
     },
     /// Predictions of a checkpoint for the first samples of its held-out data or other data.
     #[command(after_help = "Examples:\n  \
@@ -244,8 +259,7 @@ pub enum Command {
         /// Input scaling, as for train [default: the checkpoint's own]
         #[arg(long)]
         scale: Option<String>,
-        /// Optimization passes on the compiled graphs.
-        #[arg(long, value_enum, default_value = "on")]
-        passes: PassesChoice,
+        #[command(flatten)]
+        passes: PassFlags,
     },
 }

@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
             recipe,
             emit,
             passes,
-        } => compile(&model, &recipe, emit, passes.passes()),
+        } => compile(&model, &recipe, emit, passes.passes()?),
         Command::Train {
             model,
             recipe,
@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> Result<()> {
             passes,
         } => {
             let args = TrainArgs {
-                passes: passes.passes(),
+                passes: passes.passes()?,
                 model,
                 data,
                 validation_data,
@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
             passes,
         } => {
             let selection = Selection {
-                passes: passes.passes(),
+                passes: passes.passes()?,
                 data,
                 split,
                 scale,
@@ -95,7 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 split,
                 scale,
                 limit: Some(count),
-                passes: passes.passes(),
+                passes: passes.passes()?,
             };
             predict(&checkpoint, selection)
         }

@@ -11,6 +11,7 @@ use super::stdout::outln;
 use super::Recipe;
 use crate::backend::Backend;
 use crate::checkpoint::{self, RunSettings};
+use crate::compile::Passes;
 use crate::error::{Error, Result};
 use crate::output::check_writable;
 use crate::plot::plot_history;
@@ -49,11 +50,18 @@ pub fn train(recipe: &Recipe, backend: Box<dyn Backend>, args: TrainArgs) -> Res
     };
     let Start {
         mut model,
-        settings,
+        mut settings,
         mut history,
         default_epochs,
     } = start;
-    model.set_passes(args.passes);
+    // Fast math changes the arithmetic, so a run records it and its resumed
+    // runs keep it (unless they turn the passes off).
+    let passes = match args.passes {
+        Passes::On if settings.fast_math => Passes::FastMath,
+        p => p,
+    };
+    settings.fast_math = passes == Passes::FastMath;
+    model.set_passes(passes);
     let batch_size = settings.batch_size.unwrap_or(32);
     if batch_size == 0 {
         return Err(Error::Config("--batch-size must be positive".into()));
@@ -169,6 +177,8 @@ fn fresh(recipe: &Recipe, backend: Box<dyn Backend>, args: &TrainArgs) -> Result
         batch_size: Some(s.batch_size),
         validation_split,
         limit: args.limit,
+        // Set from the passes in `train`.
+        fast_math: false,
     };
     let model = Model::new(
         s.model,

@@ -47,6 +47,10 @@ pub enum Passes {
     On,
     /// Canonicalization only.
     None,
+    /// The default passes plus the rewrites that change f32 rounding
+    /// ([`PassOptions::fast_math`]): values are no longer bit-identical to
+    /// the unoptimized graph.
+    FastMath,
 }
 
 /// What a model was compiled with.
@@ -110,7 +114,11 @@ pub fn optimize(
     }
     let mut report = None;
     let compiled = compiled.try_rewrite("passes", |g| {
-        let (g, r) = triceratops_passes::optimize(g, &PassOptions::default())?;
+        let options = PassOptions {
+            fast_math: passes == Passes::FastMath,
+            ..PassOptions::default()
+        };
+        let (g, r) = triceratops_passes::optimize(g, &options)?;
         report = Some(r);
         Ok(g)
     })?;

@@ -292,6 +292,7 @@ fn checkpoint_records_bring_every_setting_back_exactly() {
             batch_size: Some(7),
             validation_split: Some(v.abs().min(0.5)),
             limit: None,
+            fast_math: i % 2 == 1,
         };
         let logs = |loss: f32| Logs {
             loss,

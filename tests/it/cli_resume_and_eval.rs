@@ -296,3 +296,47 @@ fn resuming_on_new_data_needs_a_scale_when_the_formats_disagree() {
     assert_eq!(r["run"]["scale"], "1/255");
     assert!(r["run"]["data"].as_str().unwrap().ends_with("y.npy"));
 }
+
+#[test]
+fn fast_math_is_recorded_and_kept_by_a_resumed_run() {
+    let dir = TempDir::new().unwrap();
+    let d = Some(dir.path());
+    let path = dir.path().join("L.safetensors");
+    ok_in(
+        d,
+        &[
+            "train",
+            "--model",
+            "linreg",
+            "--epochs",
+            "1",
+            "--fast-math",
+            "--save",
+            "L.safetensors",
+        ],
+    );
+    assert_eq!(record(&read_checkpoint(&path))["run"]["fast_math"], true);
+    ok_in(d, &["train", "--resume", "L.safetensors", "--epochs", "1"]);
+    let r = record(&read_checkpoint(&path));
+    assert_eq!(r["run"]["fast_math"], true, "kept on resume");
+    assert_eq!(r["epochs_done"], 2);
+    // An exact run records nothing (older records keep their checksum).
+    train_linreg(dir.path());
+    assert!(record(&read_checkpoint(&path))["run"]
+        .get("fast_math")
+        .is_none());
+    rejected_in(
+        d,
+        &[
+            "compile",
+            "--model",
+            "linreg",
+            "--emit",
+            "optimized",
+            "--passes",
+            "none",
+            "--fast-math",
+        ],
+        &["--fast-math needs the passes"],
+    );
+}
