@@ -21,17 +21,7 @@ fn passes(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     for name in ["linreg", "mnist-mlp", "seed-cnn"] {
         let b = builtin(name).unwrap().unwrap();
-        let units = b.model.output_shape().last().copied().unwrap_or(1);
-        let spec = CompileSpec {
-            optimizer: b.optimizer,
-            loss: b.loss,
-            metrics: b
-                .metrics
-                .iter()
-                .map(|m| (m.name(), m.resolve(b.loss, units)))
-                .collect(),
-            passes: Passes::None,
-        };
+        let spec = CompileSpec::new(&b.model, b.optimizer, b.loss, &b.metrics, Passes::None);
         let graph = train_step(&b.model, &spec, b.batch_size).unwrap().0.graph;
         group.bench_function(format!("train_step/{name}"), |bench| {
             bench.iter(|| optimize(black_box(&graph), &PassOptions::default()).unwrap())

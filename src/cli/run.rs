@@ -215,18 +215,8 @@ pub(super) fn check_lr(lr: f32) -> Result<f32> {
 
 fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<()> {
     let s = settings(model, recipe)?;
-    let units = s.model.output_shape().last().copied().unwrap_or(1);
-    let spec = CompileSpec {
-        optimizer: s.optimizer,
-        loss: s.loss,
-        metrics: s
-            .metrics
-            .iter()
-            .map(|m| (m.name(), m.resolve(s.loss, units)))
-            .collect(),
-        // graph, grad and dot print the stages before the passes.
-        passes: Passes::None,
-    };
+    // graph, grad and dot print the stages before the passes.
+    let spec = CompileSpec::new(&s.model, s.optimizer, s.loss, &s.metrics, Passes::None);
     let text = match emit {
         Emit::Graph => print(&predict_step(&s.model, s.batch_size, Passes::None)?.graph),
         Emit::Grad => print(&train_step(&s.model, &spec, s.batch_size)?.0.graph),

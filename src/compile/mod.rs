@@ -65,6 +65,29 @@ pub struct CompileSpec {
     pub passes: Passes,
 }
 
+impl CompileSpec {
+    /// The spec of `model` with these settings, each metric resolved for
+    /// the loss and the model's output units.
+    pub fn new(
+        model: &Sequential,
+        optimizer: Optimizer,
+        loss: Loss,
+        metrics: &[Metric],
+        passes: Passes,
+    ) -> CompileSpec {
+        let units = model.output_shape().last().copied().unwrap_or(1);
+        CompileSpec {
+            optimizer,
+            loss,
+            metrics: metrics
+                .iter()
+                .map(|m| (m.name(), m.resolve(loss, units)))
+                .collect(),
+            passes,
+        }
+    }
+}
+
 /// A graph with its calling convention.
 #[derive(Clone, Debug)]
 pub struct CompiledGraph {

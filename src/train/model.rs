@@ -74,16 +74,7 @@ impl Model {
         backend: Box<dyn Backend>,
         seed: u64,
     ) -> Result<Model> {
-        let units = model.output_shape().last().copied().unwrap_or(1);
-        let spec = CompileSpec {
-            optimizer,
-            loss,
-            metrics: metrics
-                .iter()
-                .map(|m| (m.name(), m.resolve(loss, units)))
-                .collect(),
-            passes: compile::Passes::default(),
-        };
+        let spec = CompileSpec::new(&model, optimizer, loss, metrics, compile::Passes::default());
         if model.count_params() > MAX_PARAMS {
             return Err(Error::Config(format!(
                 "model `{}` has {} parameters; at most {MAX_PARAMS} ({} GiB of f32) are supported",

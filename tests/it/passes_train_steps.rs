@@ -76,16 +76,7 @@ fn recipe(model: &str) -> (Sequential, Loss, Vec<Metric>) {
 
 fn compiled(model: &str, optimizer: Optimizer, batch: usize) -> CompiledGraph {
     let (model, loss, metrics) = recipe(model);
-    let units = model.output_shape().last().copied().unwrap_or(1);
-    let spec = CompileSpec {
-        optimizer,
-        loss,
-        metrics: metrics
-            .iter()
-            .map(|m| (m.name(), m.resolve(loss, units)))
-            .collect(),
-        passes: Passes::None,
-    };
+    let spec = CompileSpec::new(&model, optimizer, loss, &metrics, Passes::None);
     train_step(&model, &spec, batch).unwrap().0
 }
 

@@ -58,22 +58,16 @@ pub fn eliminate_dead_code(graph: &Graph) -> Graph {
         if !keep {
             continue;
         }
-        let new = match &node.kind {
-            NodeKind::Arg(role) => out.arg(*role, &node.name, node.ty.clone()),
-            NodeKind::Const(_) => {
-                let data = graph
-                    .const_value(id)
-                    .expect("a const node has data")
-                    .clone();
-                out.constant_from(&node.name, node.ty.clone(), data)
-            }
-            NodeKind::Op { op, operands } => {
+        let new = match (&node.kind, out.copy_leaf(graph, id)) {
+            (_, Some(leaf)) => leaf,
+            (NodeKind::Op { op, operands }, None) => {
                 let operands: Vec<ValueId> = operands
                     .iter()
                     .map(|v| remap[v.index()].expect("operands of live values are live"))
                     .collect();
                 out.push_named_op(&node.name, op.clone(), &operands)
             }
+            (_, None) => unreachable!("copy_leaf copies every non-op node"),
         };
         remap[id.index()] = Some(new.expect("a copy of a valid graph is valid"));
     }

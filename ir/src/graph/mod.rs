@@ -280,6 +280,21 @@ impl Graph {
         self.constant_from(name, ty, Constant::from_values(&data))
     }
 
+    /// Copies an argument or constant node of `from` (same name, type, role
+    /// or data) into this graph; `None` for an op node. Passes that rebuild a
+    /// graph node by node use it for the leaves.
+    pub fn copy_leaf(&mut self, from: &Graph, id: ValueId) -> Option<Result<ValueId>> {
+        let node = from.node(id);
+        match &node.kind {
+            NodeKind::Arg(role) => Some(self.arg(*role, &node.name, node.ty.clone())),
+            NodeKind::Const(_) => {
+                let data = from.const_value(id).expect("a const node has data").clone();
+                Some(self.constant_from(&node.name, node.ty.clone(), data))
+            }
+            NodeKind::Op { .. } => None,
+        }
+    }
+
     /// Adds a `const` node of type `ty` holding `data` (interned in the pool).
     pub fn constant_from(&mut self, name: &str, ty: TensorType, data: Constant) -> Result<ValueId> {
         let numel = ty.shape.checked_numel();

@@ -23,16 +23,9 @@ pub fn fuse_elementwise(graph: &Graph) -> Graph {
     let mut kernels: HashMap<ValueId, Kernel> = HashMap::new();
     for id in graph.ids() {
         let node = graph.node(id);
-        let new = match &node.kind {
-            NodeKind::Arg(role) => out.arg(*role, &node.name, node.ty.clone()),
-            NodeKind::Const(_) => {
-                let data = graph
-                    .const_value(id)
-                    .expect("a const node has data")
-                    .clone();
-                out.constant_from(&node.name, node.ty.clone(), data)
-            }
-            NodeKind::Op { op, operands } => {
+        let new = match (&node.kind, out.copy_leaf(graph, id)) {
+            (_, Some(leaf)) => leaf,
+            (NodeKind::Op { op, operands }, None) => {
                 let dummy: Vec<u32> = (0..operands.len() as u32).collect();
                 if ScalarInstr::from_op(op, &dummy).is_some() {
                     let k = Kernel::for_node(graph, op, operands, &kernels);
@@ -47,6 +40,7 @@ pub fn fuse_elementwise(graph: &Graph) -> Graph {
                     out.push_named_op(&node.name, op.clone(), operands)
                 }
             }
+            (_, None) => unreachable!("copy_leaf copies every non-op node"),
         };
         assert_eq!(new.expect(ok), id, "one node per node");
     }

@@ -255,10 +255,15 @@ fn compose_broadcasts(eg: &EG, s: &Subst) -> Option<egg::PatternAst<Node>> {
         .map(|&i| d.get(i).copied())
         .collect::<Option<_>>()?;
     let shape = ints(eg, s, var("?s"))?;
+    Some(broadcast_of_x(shape, dims))
+}
+
+/// `broadcast(shape, dims, ?x)` as a right-hand side.
+pub(crate) fn broadcast_of_x(shape: Vec<usize>, dims: Vec<usize>) -> egg::PatternAst<Node> {
     let mut b = AstBuilder::default();
     let x = b.var(var("?x"));
     let sa = b.attr(AttrValue::Ints(shape));
     let da = b.attr(AttrValue::Ints(dims));
     b.op(OpKind::Broadcast, vec![sa, da, x]);
-    Some(b.finish())
+    b.finish()
 }

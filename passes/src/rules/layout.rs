@@ -179,12 +179,7 @@ fn permuted_broadcast(q: &[usize], s: &[usize], d: &[usize]) -> Option<(Vec<usiz
 fn transpose_broadcast(eg: &EG, s: &Subst) -> Option<PatternAst<Node>> {
     let q = ints(eg, s, var("?p"))?;
     let (shape, dims) = permuted_broadcast(&q, &ints(eg, s, var("?s"))?, &ints(eg, s, var("?d"))?)?;
-    let mut b = AstBuilder::default();
-    let x = b.var(var("?x"));
-    let sa = b.attr(AttrValue::Ints(shape));
-    let da = b.attr(AttrValue::Ints(dims));
-    b.op(OpKind::Broadcast, vec![sa, da, x]);
-    Some(b.finish())
+    Some(super::algebra::broadcast_of_x(shape, dims))
 }
 
 /// The permutation of the first transpose node in `class`.
