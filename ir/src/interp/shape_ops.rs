@@ -54,8 +54,16 @@ pub fn slice<T: Scalar>(x: &ArrayViewD<T>, start: &[usize], end: &[usize]) -> Ar
     .to_owned()
 }
 
+/// Sums over `axes`, highest axis first, each axis in index order from
+/// zero. The order is defined on logical indices, never on memory layout
+/// (ndarray's `sum_axis` unrolls a contiguous axis into several
+/// accumulators), so summing a transposed array over the permuted axes
+/// gives the same bits whenever the permutation keeps the reduced axes in
+/// order — which the layout pass relies on, and a JIT must reproduce.
 pub fn reduce_sum<T: Scalar>(x: &ArrayViewD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
-    reduce(x, axes, keepdims, |a, axis| a.sum_axis(axis))
+    reduce(x, axes, keepdims, |a, axis| {
+        a.fold_axis(axis, T::zero(), |&acc, &v| acc + v)
+    })
 }
 
 pub fn reduce_max<T: Scalar>(x: &ArrayViewD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {

@@ -27,6 +27,7 @@ mod interpreter_contractions;
 mod interpreter_elementwise;
 mod interpreter_fused;
 mod interpreter_pooling;
+mod interpreter_reduce_order;
 mod interpreter_shape_ops;
 mod matmul_transposed;
 mod op_table;

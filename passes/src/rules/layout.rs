@@ -58,6 +58,12 @@ pub fn rules() -> Vec<Rule> {
         ));
     }
     v.push(built_rule(
+        "reduce_sum-through-transpose",
+        "(reduce_sum ?a ?k (transpose ?p ?x))",
+        &["?x"],
+        Box::new(reduce_sum_through_transpose),
+    ));
+    v.push(built_rule(
         "transpose-broadcast",
         "(transpose ?p (broadcast ?s ?d ?x))",
         &["?x"],
@@ -173,6 +179,50 @@ fn permuted_broadcast(q: &[usize], s: &[usize], d: &[usize]) -> Option<(Vec<usiz
         return None;
     }
     Some((q.iter().map(|&a| s[a]).collect(), dims))
+}
+
+/// `reduce_sum(transpose(p, x), axes, k)` as a sum of `x` over the axes
+/// `p[axes]`, with the kept axes put back in order by a transpose where `p`
+/// reorders them. Exact only because the interpreter's sum order is defined
+/// on logical indices (highest reduced axis first, each in index order):
+/// so the rule declines unless `p` keeps the reduced axes in order.
+fn reduce_sum_through_transpose(eg: &EG, s: &Subst) -> Option<PatternAst<Node>> {
+    let p = ints(eg, s, var("?p"))?;
+    let axes = ints(eg, s, var("?a"))?;
+    let Some(AttrValue::Bool(keepdims)) = eg[s[var("?k")]].data.attr.clone() else {
+        return None;
+    };
+    let mapped: Vec<usize> = axes
+        .iter()
+        .map(|&a| p.get(a).copied())
+        .collect::<Option<_>>()?;
+    if !mapped.windows(2).all(|w| w[0] < w[1]) {
+        return None;
+    }
+    // Where each output axis is in the sum of `x`.
+    let q: Vec<usize> = if keepdims {
+        p.clone()
+    } else {
+        let kept: Vec<usize> = (0..p.len())
+            .filter(|i| !axes.contains(i))
+            .map(|i| p[i])
+            .collect();
+        let mut sorted = kept.clone();
+        sorted.sort_unstable();
+        kept.iter()
+            .map(|k| sorted.iter().position(|x| x == k))
+            .collect::<Option<_>>()?
+    };
+    let mut b = AstBuilder::default();
+    let x = b.var(var("?x"));
+    let axes_attr = b.attr(AttrValue::Ints(mapped));
+    let keep_attr = b.attr(AttrValue::Bool(keepdims));
+    let sum = b.op(OpKind::ReduceSum, vec![axes_attr, keep_attr, x]);
+    if q.iter().enumerate().any(|(i, &j)| i != j) {
+        let perm = b.attr(AttrValue::Ints(q));
+        b.op(OpKind::Transpose, vec![perm, sum]);
+    }
+    Some(b.finish())
 }
 
 /// `transpose(q, broadcast(s, d, x))` as `broadcast(s∘q, q⁻¹∘d, x)`.

@@ -222,3 +222,15 @@ mod random {
         }
     }
 }
+
+// A sum over a transposed tensor is a sum over the permuted axes: exact
+// because the interpreter sums in logical-index order, so only when the
+// permutation keeps the reduced axes in order.
+proves!(reduce_sum_of_nchw_bias_gradient, layout(), [[2, 3, 3, 4]],
+    "(reduce_sum [0,2,3] false (transpose [0,3,1,2] $0))" => "(reduce_sum [0,1,2] false $0)");
+proves!(reduce_sum_through_transpose_keepdims, layout(), [[2, 3, 4]],
+    "(reduce_sum [0] true (transpose [1,0,2] $0))" => "(transpose [1,0,2] (reduce_sum [1] true $0))");
+proves!(reduce_sum_through_transpose_reorders_kept_axes, layout(), [[2, 3, 4]],
+    "(reduce_sum [1] false (transpose [2,0,1] $0))" => "(transpose [1,0] (reduce_sum [0] false $0))");
+refutes!(reduce_sum_through_transpose_keeps_reduced_order, layout(), [[2, 3, 4]],
+    "(reduce_sum [0,1] false (transpose [1,0,2] $0))" => "(reduce_sum [0,1] false $0)");
