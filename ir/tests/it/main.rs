@@ -22,6 +22,7 @@ mod grad_check_reused_values;
 mod grad_check_second_order;
 mod grad_check_shape_ops;
 mod graph_api;
+mod graph_dce_and_dot;
 mod interpreter_contract;
 mod interpreter_contractions;
 mod interpreter_elementwise;
