@@ -2,7 +2,8 @@
 //! whole iteration space, with the same array kernels (hence the same
 //! scalar functions) as the separate elementwise nodes it replaces, so a
 //! fused kernel gives bit-identical results to the unfused graph. Only the
-//! instructions the selected result depends on are computed.
+//! instructions the wanted results depend on are computed; the evaluator
+//! computes a multi-result kernel once for all its sibling nodes.
 
 use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn};
 
@@ -13,6 +14,45 @@ use crate::op::{FusedKernel, ScalarInstr};
 /// Result `result` of `kernel` over operands `args` (shapes already checked
 /// by shape inference).
 pub fn fused<T: Scalar>(kernel: &FusedKernel, result: usize, args: &[ArrayViewD<T>]) -> ArrayD<T> {
+    with_body_values(kernel, &kernel.live(result), args, |values| {
+        values[kernel.results[result] as usize]
+            .take()
+            .expect("the result is live")
+            .into_owned()
+    })
+}
+
+/// Every result of `kernel` over `args`, the body evaluated once: what a
+/// multi-result kernel's sibling nodes share.
+pub fn fused_all<T: Scalar>(kernel: &FusedKernel, args: &[ArrayViewD<T>]) -> Vec<ArrayD<T>> {
+    let mut live = vec![false; kernel.body.len()];
+    for r in 0..kernel.results.len() {
+        for (all, one) in live.iter_mut().zip(kernel.live(r)) {
+            *all |= one;
+        }
+    }
+    with_body_values(kernel, &live, args, |values| {
+        kernel
+            .results
+            .iter()
+            .map(|&i| {
+                values[i as usize]
+                    .as_ref()
+                    .expect("every result is live")
+                    .to_owned()
+            })
+            .collect()
+    })
+}
+
+/// `read` applied to the values of the `live` body instructions over the
+/// iteration space (inputs are broadcast views, so they cannot outlive it).
+fn with_body_values<T: Scalar, R>(
+    kernel: &FusedKernel,
+    live: &[bool],
+    args: &[ArrayViewD<T>],
+    read: impl FnOnce(&mut [Option<CowArray<T, IxDyn>>]) -> R,
+) -> R {
     let shape = IxDyn(kernel.shape.dims());
     // Each operand with extent-1 axes where its map skips an iteration axis,
     // ready to broadcast.
@@ -27,7 +67,6 @@ pub fn fused<T: Scalar>(kernel: &FusedKernel, result: usize, args: &[ArrayViewD<
             v
         })
         .collect();
-    let live = kernel.live(result);
     let mut values: Vec<Option<CowArray<T, IxDyn>>> = vec![None; kernel.body.len()];
     for (i, instr) in kernel.body.iter().enumerate() {
         if !live[i] {
@@ -64,10 +103,7 @@ pub fn fused<T: Scalar>(kernel: &FusedKernel, result: usize, args: &[ArrayViewD<
         };
         values[i] = Some(value);
     }
-    values[kernel.results[result] as usize]
-        .take()
-        .expect("the result is live")
-        .into_owned()
+    read(&mut values)
 }
 
 /// One element of a kernel: the value of every result given the element of

@@ -17,7 +17,7 @@ use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn, ScalarOperand};
 
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, NodeKind, ValueId};
-use crate::op::Op;
+use crate::op::{FusedKernel, Op};
 
 pub use fused::fused_element;
 
@@ -141,6 +141,9 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
     }
     let mut args = args.into_iter();
     let mut values: Vec<CowArray<'a, T, IxDyn>> = Vec::with_capacity(graph.len());
+    // The results of multi-result kernels computed for a sibling node and
+    // not yet taken by their own node: the body runs once per kernel.
+    let mut siblings: HashMap<SiblingKey, Vec<Option<ArrayD<T>>>> = HashMap::new();
     for (id, node) in graph.ids().zip(graph.nodes()) {
         let value = match &node.kind {
             NodeKind::Arg(role) => {
@@ -172,7 +175,20 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
             NodeKind::Op { op, operands } => {
                 let inputs: Vec<ArrayViewD<T>> =
                     operands.iter().map(|v| values[v.index()].view()).collect();
-                let out = apply(op, &inputs);
+                let out = match op {
+                    Op::Fused { kernel, result } if kernel.results.len() > 1 => siblings
+                        .entry((kernel.as_ref(), operands.as_slice()))
+                        .or_insert_with(|| {
+                            fused::fused_all(kernel, &inputs)
+                                .into_iter()
+                                .map(Some)
+                                .collect()
+                        })[*result]
+                        .take()
+                        // A second node for the same result (not canonical).
+                        .unwrap_or_else(|| fused::fused(kernel, *result, &inputs)),
+                    _ => apply(op, &inputs),
+                };
                 debug_assert_eq!(out.shape(), node.ty.shape.dims(), "%{}", node.name);
                 CowArray::from(out)
             }
@@ -181,6 +197,9 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
     }
     Ok(Evaluation { graph, values })
 }
+
+/// A multi-result kernel applied to its operands: what its sibling nodes share.
+type SiblingKey<'g> = (&'g FusedKernel, &'g [ValueId]);
 
 /// One op on arrays whose shapes already passed shape inference.
 fn apply<T: Scalar>(op: &Op, args: &[ArrayViewD<T>]) -> ArrayD<T> {
