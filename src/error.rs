@@ -40,6 +40,9 @@ pub enum Error {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
+    /// The JIT could not compile a graph (or set up the host target).
+    #[error("JIT: {0}")]
+    Jit(String),
     /// A train step whose loss, gradients or new state stopped being finite.
     #[error("training diverged: {} at epoch {epoch}, step {step}", describe(.cause, *.loss))]
     NonFinite {

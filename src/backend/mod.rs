@@ -9,6 +9,7 @@
 //! which case the store is left untouched.
 
 mod interp;
+pub mod jit;
 
 use std::sync::Arc;
 

@@ -1,0 +1,1 @@
+//! Contractions and pooling called from generated code (to be written).

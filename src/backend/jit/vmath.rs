@@ -1,0 +1,1 @@
+//! Vectorized exp, log, tanh and sigmoid emitted as CLIF (to be written).
