@@ -16,6 +16,7 @@ use std::sync::Arc;
 use ndarray::{ArrayD, ArrayViewD};
 
 pub use interp::Interpreter;
+pub use jit::Jit;
 
 use crate::compile::{ArgRole, CompiledGraph, Signature};
 use crate::error::{Error, Result};

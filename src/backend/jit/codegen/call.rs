@@ -1,0 +1,122 @@
+//! Kernels that call the runtime: GEMM, conv2d (im2col + GEMM) and its
+//! gradients, maxpool2d and its gradient. The descriptors are computed at
+//! compile time and boxed, so their addresses are constants in the code.
+
+use cranelift_codegen::ir::{types, InstBuilder, Type};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_jit::JITModule;
+
+use super::Emit;
+use crate::backend::jit::plan::{ConvKind, Kernel};
+use crate::backend::jit::runtime::{ConvDesc, MatMulDesc, PoolDesc};
+
+/// One boxed descriptor per calling kernel, alive as long as the code.
+#[derive(Debug)]
+enum Boxed {
+    MatMul(Box<MatMulDesc>),
+    Conv(Box<ConvDesc>),
+    Pool(Box<PoolDesc>),
+}
+
+/// The descriptors of a plan's calls, by kernel position. Owned by the
+/// executable next to the code that embeds their addresses.
+#[derive(Debug, Default)]
+pub struct Descriptors {
+    by_kernel: Vec<Option<Boxed>>,
+}
+
+impl Descriptors {
+    pub fn new(kernels: &[Kernel]) -> Descriptors {
+        let by_kernel = kernels
+            .iter()
+            .map(|k| match k {
+                Kernel::MatMul { desc, .. } => Some(Boxed::MatMul(Box::new(*desc))),
+                Kernel::Conv { desc, .. } => Some(Boxed::Conv(Box::new(*desc))),
+                Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => {
+                    Some(Boxed::Pool(Box::new(*desc)))
+                }
+                _ => None,
+            })
+            .collect();
+        Descriptors { by_kernel }
+    }
+
+    fn address(&self, kernel: usize) -> i64 {
+        match self.by_kernel[kernel].as_ref().expect("a calling kernel") {
+            Boxed::MatMul(d) => &**d as *const MatMulDesc as i64,
+            Boxed::Conv(d) => &**d as *const ConvDesc as i64,
+            Boxed::Pool(d) => &**d as *const PoolDesc as i64,
+        }
+    }
+}
+
+/// Every runtime function generated code may call: name, parameter types,
+/// result types.
+pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
+    let ptrs = |n| vec![types::I64; n];
+    vec![
+        ("tri_matmul", ptrs(4), vec![]),
+        ("tri_conv2d", ptrs(5), vec![]),
+        ("tri_conv2d_input_grad", ptrs(5), vec![]),
+        ("tri_conv2d_filter_grad", ptrs(5), vec![]),
+        ("tri_maxpool2d", ptrs(3), vec![]),
+        ("tri_maxpool2d_grad", ptrs(4), vec![]),
+        ("tri_powf", vec![types::F32, types::F32], vec![types::F32]),
+    ]
+}
+
+/// The runtime's `powf`: the interpreter's scalar function, for `pow`.
+pub extern "C" fn tri_powf(x: f32, exponent: f32) -> f32 {
+    x.powf(exponent)
+}
+
+/// Every imported symbol with its address, for the JIT module.
+pub fn symbols() -> Vec<(&'static str, *const u8)> {
+    let mut all = crate::backend::jit::runtime::symbols();
+    all.push(("tri_powf", tri_powf as *const u8));
+    all
+}
+
+pub fn emit_call(
+    module: &mut JITModule,
+    b: &mut FunctionBuilder,
+    emit: &Emit,
+    p: usize,
+    kernel: &Kernel,
+) {
+    let desc = b.ins().iconst(types::I64, emit.descriptors.address(p));
+    let at = |b: &mut FunctionBuilder, v| emit.address(b, emit.loc(v), 0);
+    let (name, mut args) = match *kernel {
+        Kernel::MatMul { a, b: rhs, out, .. } => {
+            ("tri_matmul", vec![at(b, a), at(b, rhs), at(b, out)])
+        }
+        Kernel::Conv {
+            kind,
+            a,
+            b: rhs,
+            out,
+            ..
+        } => {
+            let name = match kind {
+                ConvKind::Forward => "tri_conv2d",
+                ConvKind::InputGrad => "tri_conv2d_input_grad",
+                ConvKind::FilterGrad => "tri_conv2d_filter_grad",
+            };
+            let scratch_at = emit.plan.scratch[p].unwrap_or(0);
+            let arena = crate::backend::jit::plan::memory::Loc {
+                region: crate::backend::jit::plan::memory::Region::Arena,
+                offset: scratch_at,
+            };
+            let scratch = emit.address(b, arena, 0);
+            (name, vec![at(b, a), at(b, rhs), at(b, out), scratch])
+        }
+        Kernel::MaxPool { x, out, .. } => ("tri_maxpool2d", vec![at(b, x), at(b, out)]),
+        Kernel::MaxPoolGrad { x, dy, out, .. } => {
+            ("tri_maxpool2d_grad", vec![at(b, x), at(b, dy), at(b, out)])
+        }
+        _ => unreachable!("only calling kernels reach emit_call"),
+    };
+    args.insert(0, desc);
+    let f = emit.imports.func_ref(module, b, name);
+    b.ins().call(f, &args);
+}

@@ -1,0 +1,204 @@
+//! The kernel plan: the optimized graph as a short list of loops and
+//! library calls over whole tensors. Every tensor value is a contiguous
+//! row-major buffer; a kernel reads (and, for `pad`, writes) through
+//! [`Strided`] accesses, so broadcasts, transposes and slices are loops, and
+//! reshapes are free views of their operand's buffer.
+//!
+//! Lowering is per node, in graph order: elementwise ops and `fused`
+//! kernels (all sibling results of one kernel together) become [`MapKernel`]
+//! loops, with splat constants folded into the loop body; reductions become
+//! an identity fill plus an accumulating loop; contractions and pooling
+//! become calls into the runtime (`runtime/`), whose descriptors are
+//! computed here, at compile time.
+
+mod lower;
+pub mod memory;
+mod print;
+
+pub use lower::lower;
+pub use print::print_plan;
+
+use crate::ir::op::ScalarInstr;
+use crate::ir::ValueId;
+
+use super::runtime::{ConvDesc, MatMulDesc, PoolDesc};
+
+/// An access to a value's buffer over a kernel's iteration space: element
+/// `offset + sum(index[i] * strides[i])` of the buffer (in f32 elements;
+/// stride 0 repeats a broadcast axis).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Strided {
+    pub offset: isize,
+    pub strides: Vec<isize>,
+}
+
+/// One tensor a kernel reads or writes, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub value: ValueId,
+    pub at: Strided,
+}
+
+/// An elementwise loop over `shape`: inputs read through their accesses,
+/// the scalar `body` computed per element, and `outputs[k]` written with
+/// body instruction `results[k]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapKernel {
+    pub shape: Vec<usize>,
+    pub inputs: Vec<Access>,
+    pub body: Vec<ScalarInstr>,
+    pub outputs: Vec<Access>,
+    pub results: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Max,
+}
+
+impl ReduceOp {
+    /// The value the accumulation starts from (the interpreter's fold
+    /// initial value: `0 + x` turns a lone `-0` into `+0`, as there).
+    pub fn identity(self) -> f32 {
+        match self {
+            ReduceOp::Sum => 0.0,
+            ReduceOp::Max => f32::NEG_INFINITY,
+        }
+    }
+}
+
+/// `out op= input` over a contiguous input of `extents` (adjacent axes of
+/// equal kind merged, extent-1 axes dropped) where `reduced[i]` says whether
+/// axis `i` is summed away; `out` is contiguous over the kept axes and
+/// already holds the identity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceKernel {
+    pub op: ReduceOp,
+    pub input: ValueId,
+    pub extents: Vec<usize>,
+    pub reduced: Vec<bool>,
+    pub out: ValueId,
+}
+
+/// Which conv2d routine a call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
+    Forward,
+    InputGrad,
+    FilterGrad,
+}
+
+/// One step of the plan.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    Map(MapKernel),
+    /// Every element of `out` set to `value`.
+    Fill {
+        out: ValueId,
+        value: f32,
+    },
+    Reduce(ReduceKernel),
+    MatMul {
+        desc: MatMulDesc,
+        a: ValueId,
+        b: ValueId,
+        out: ValueId,
+    },
+    /// A conv2d routine over operands `a`, `b` (image/dy/filter in the op's
+    /// operand order) with `scratch` f32 elements of im2col workspace.
+    Conv {
+        kind: ConvKind,
+        desc: ConvDesc,
+        a: ValueId,
+        b: ValueId,
+        out: ValueId,
+        scratch: usize,
+    },
+    MaxPool {
+        desc: PoolDesc,
+        x: ValueId,
+        out: ValueId,
+    },
+    MaxPoolGrad {
+        desc: PoolDesc,
+        x: ValueId,
+        dy: ValueId,
+        out: ValueId,
+    },
+    /// `to`'s buffer takes `from`'s elements (an update that could not be
+    /// computed in place, or an output that is an argument).
+    Copy {
+        from: ValueId,
+        to: ValueId,
+    },
+}
+
+impl Kernel {
+    /// The values the kernel reads.
+    pub fn reads(&self) -> Vec<ValueId> {
+        match self {
+            Kernel::Map(m) => m.inputs.iter().map(|a| a.value).collect(),
+            Kernel::Fill { .. } => vec![],
+            Kernel::Reduce(r) => vec![r.input, r.out],
+            Kernel::MatMul { a, b, .. } | Kernel::Conv { a, b, .. } => vec![*a, *b],
+            Kernel::MaxPool { x, .. } => vec![*x],
+            Kernel::MaxPoolGrad { x, dy, .. } => vec![*x, *dy],
+            Kernel::Copy { from, .. } => vec![*from],
+        }
+    }
+
+    /// The values the kernel writes.
+    pub fn writes(&self) -> Vec<ValueId> {
+        match self {
+            Kernel::Map(m) => m.outputs.iter().map(|a| a.value).collect(),
+            Kernel::Fill { out, .. }
+            | Kernel::MatMul { out, .. }
+            | Kernel::Conv { out, .. }
+            | Kernel::MaxPool { out, .. }
+            | Kernel::MaxPoolGrad { out, .. } => vec![*out],
+            Kernel::Reduce(r) => vec![r.out],
+            Kernel::Copy { to, .. } => vec![*to],
+        }
+    }
+
+    /// f32 elements of workspace the kernel needs while it runs.
+    pub fn scratch(&self) -> usize {
+        match self {
+            Kernel::Conv { scratch, .. } => *scratch,
+            _ => 0,
+        }
+    }
+
+    /// A short name for listings and symbol names.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Kernel::Map(_) => "map",
+            Kernel::Fill { .. } => "fill",
+            Kernel::Reduce(r) => match r.op {
+                ReduceOp::Sum => "reduce_sum",
+                ReduceOp::Max => "reduce_max",
+            },
+            Kernel::MatMul { .. } => "matmul",
+            Kernel::Conv { kind, .. } => match kind {
+                ConvKind::Forward => "conv2d",
+                ConvKind::InputGrad => "conv2d_input_grad",
+                ConvKind::FilterGrad => "conv2d_filter_grad",
+            },
+            Kernel::MaxPool { .. } => "maxpool2d",
+            Kernel::MaxPoolGrad { .. } => "maxpool2d_grad",
+            Kernel::Copy { .. } => "copy",
+        }
+    }
+}
+
+/// Row-major element strides of `dims`.
+pub fn contiguous_strides(dims: &[usize]) -> Vec<isize> {
+    let mut strides = vec![0isize; dims.len()];
+    let mut step = 1isize;
+    for (s, &d) in strides.iter_mut().zip(dims).rev() {
+        *s = step;
+        step *= d as isize;
+    }
+    strides
+}

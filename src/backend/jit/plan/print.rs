@@ -1,0 +1,119 @@
+//! `--emit kernels`: the kernel plan and the memory plan as text.
+
+use std::fmt::Write;
+
+use crate::ir::Graph;
+
+use super::memory::{MemoryPlan, Region};
+use super::{Access, Kernel};
+
+pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
+    let name = |v| format!("%{}", graph.value_name(v));
+    let place = |v: crate::ir::ValueId| match plan.locs[v.index()] {
+        Some(loc) => match loc.region {
+            Region::Arena => format!("{}@arena+{}", name(v), loc.offset * 4),
+            Region::State => format!("{}@state+{}", name(v), loc.offset * 4),
+            Region::Const => format!("{}@const+{}", name(v), loc.offset * 4),
+            Region::Batch(k) => format!("{}@batch{k}", name(v)),
+        },
+        None => name(v),
+    };
+    let access = |a: &Access| {
+        let at = &a.at;
+        if at.offset == 0 {
+            format!("{}{:?}", place(a.value), at.strides)
+        } else {
+            format!("{}[+{}]{:?}", place(a.value), at.offset, at.strides)
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "kernels of {} ({}):", graph.name(), plan.kernels.len());
+    for (p, kernel) in plan.kernels.iter().enumerate() {
+        if plan.commit_at == Some(p) {
+            let guard = plan.guard.map(name).unwrap_or_default();
+            let _ = writeln!(out, "  -- commit: the rest runs only if {guard} == 1 --");
+        }
+        let line = match kernel {
+            Kernel::Map(m) => {
+                let ins: Vec<String> = m.inputs.iter().map(access).collect();
+                let outs: Vec<String> = m.outputs.iter().map(access).collect();
+                let body: Vec<String> = m
+                    .body
+                    .iter()
+                    .enumerate()
+                    .map(|(i, instr)| format!("%{i} = {instr}"))
+                    .collect();
+                format!(
+                    "map {:?} ({}) -> ({}) {{ {} }} results={:?}",
+                    m.shape,
+                    ins.join(", "),
+                    outs.join(", "),
+                    body.join("; "),
+                    m.results
+                )
+            }
+            Kernel::Fill { out, value } => format!("fill {} = {value:?}", place(*out)),
+            Kernel::Reduce(r) => format!(
+                "{} {} {:?} reduced={:?} -> {}",
+                kernel.kind_name(),
+                place(r.input),
+                r.extents,
+                r.reduced,
+                place(r.out)
+            ),
+            Kernel::MatMul { desc, a, b, out } => format!(
+                "matmul {} x {} -> {} (batch {}, m {}, k {}, n {})",
+                place(*a),
+                place(*b),
+                place(*out),
+                desc.batch,
+                desc.m,
+                desc.k,
+                desc.n
+            ),
+            Kernel::Conv { a, b, out, .. } => format!(
+                "{} {}, {} -> {} (scratch {} B at arena+{})",
+                kernel.kind_name(),
+                place(*a),
+                place(*b),
+                place(*out),
+                kernel.scratch() * 4,
+                plan.scratch[p].unwrap_or(0) * 4
+            ),
+            Kernel::MaxPool { x, out, .. } => format!("maxpool2d {} -> {}", place(*x), place(*out)),
+            Kernel::MaxPoolGrad { x, dy, out, .. } => {
+                format!(
+                    "maxpool2d_grad {}, {} -> {}",
+                    place(*x),
+                    place(*dy),
+                    place(*out)
+                )
+            }
+            Kernel::Copy { from, to } => format!("copy {} -> {}", place(*from), place(*to)),
+        };
+        let _ = writeln!(out, "  k{p}: {line}");
+    }
+    let _ = writeln!(out, "arena: {} bytes", plan.arena_len * 4);
+    let mut buffers = plan.arena.clone();
+    buffers.sort_by_key(|b| (b.live.0, b.offset));
+    for b in &buffers {
+        let what = b
+            .value
+            .map(name)
+            .unwrap_or_else(|| format!("scratch of k{}", b.live.0));
+        let _ = writeln!(
+            out,
+            "  {what}: {} bytes at +{}, live k{}..k{}",
+            b.len * 4,
+            b.offset * 4,
+            b.live.0,
+            b.live.1
+        );
+    }
+    let _ = writeln!(out, "constants: {} bytes", plan.consts.len() * 4);
+    let _ = writeln!(out, "updates in place: {}", plan.in_place.len());
+    for (target, value) in &plan.in_place {
+        let _ = writeln!(out, "  {} <- {}", name(*target), name(*value));
+    }
+    out
+}
