@@ -8,7 +8,10 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use triceratops::backend::{Backend, Interpreter};
+use triceratops::backend::{Backend, Interpreter, Jit};
+
+/// Every backend meets the same contract.
+const BACKENDS: [&dyn Backend; 2] = [&Interpreter, &Jit];
 use triceratops::compile::{
     updated_args, ArgRole, ArgSpec, CompiledGraph, OutputRole, OutputSpec, Signature,
 };
@@ -187,7 +190,19 @@ fn state_is_bound_once_by_name_kind_and_shape() {
     let g = train_like(1.0);
     let sig = train_sig(&g);
     let compile = |layout: &Arc<StateLayout>| {
-        Interpreter.compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout)
+        for backend in BACKENDS {
+            let other =
+                backend.compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout);
+            assert_eq!(
+                other.is_ok(),
+                Interpreter
+                    .compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout)
+                    .is_ok(),
+                "{}",
+                backend.name()
+            );
+        }
+        Jit.compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout)
     };
     assert!(compile(&layout(&sig)).is_ok());
     let missing = Arc::new(StateLayout::new([("w".into(), StateKind::Param, [2].into())]).unwrap());
@@ -217,10 +232,16 @@ fn state_is_bound_once_by_name_kind_and_shape() {
 
 #[test]
 fn runs_check_the_store_and_the_batch_before_computing() {
+    for backend in BACKENDS {
+        runs_check_before_computing(backend);
+    }
+}
+
+fn runs_check_before_computing(backend: &dyn Backend) {
     let g = train_like(1.0);
     let sig = train_sig(&g);
     let layout = layout(&sig);
-    let mut exe = Interpreter
+    let mut exe = backend
         .compile(CompiledGraph::new(g, sig.clone()).unwrap(), &layout)
         .unwrap();
     let x = ArrayD::from_elem(IxDyn(&[2]), 1.0f32);
@@ -260,7 +281,38 @@ fn own_store(layout: &Arc<StateLayout>) -> StateStore {
     StateStore::with_layout(Arc::clone(layout))
 }
 
+/// Runs `g` once on every backend; they must leave identical stores and
+/// agree on committing. Returns the interpreter's.
 fn run_once(
+    g: Graph,
+    roles: &[ArgRole],
+    outputs: &[OutputRole],
+    init: &[(&str, &[f32])],
+) -> (StateStore, bool) {
+    let runs: Vec<(StateStore, bool)> = BACKENDS
+        .iter()
+        .map(|&backend| run_once_on(backend, g.clone(), roles, outputs, init))
+        .collect();
+    for (backend, (state, committed)) in BACKENDS.iter().zip(&runs).skip(1) {
+        let name = backend.name();
+        assert_eq!(*committed, runs[0].1, "{name} commits as the interpreter");
+        let same = state
+            .as_slice()
+            .iter()
+            .zip(runs[0].0.as_slice())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "{name} leaves the store as the interpreter: {:?} vs {:?}",
+            state.as_slice(),
+            runs[0].0.as_slice()
+        );
+    }
+    runs.into_iter().next().expect("the interpreter ran")
+}
+
+fn run_once_on(
+    backend: &dyn Backend,
     g: Graph,
     roles: &[ArgRole],
     outputs: &[OutputRole],
@@ -268,7 +320,7 @@ fn run_once(
 ) -> (StateStore, bool) {
     let sig = signature(&g, roles, outputs);
     let layout = layout(&sig);
-    let mut exe = Interpreter
+    let mut exe = backend
         .compile(CompiledGraph::new(g, sig.clone()).unwrap(), &layout)
         .unwrap();
     let mut state = own_store(&layout);

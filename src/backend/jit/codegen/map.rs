@@ -9,7 +9,7 @@ use cranelift_jit::JITModule;
 use super::body;
 use super::loops::{advance, counted, nest};
 use super::Emit;
-use crate::backend::jit::plan::{contiguous_strides, Access, MapKernel, Strided};
+use crate::backend::jit::plan::{contiguous_strides, Access, Buf, MapKernel, Strided};
 use crate::ir::op::ScalarInstr;
 use crate::ir::{F32Bits, ValueId};
 
@@ -115,26 +115,24 @@ pub fn emit_fill(
     emit_map(module, b, emit, &map);
 }
 
-/// `to`'s elements set to `from`'s.
-pub fn emit_copy(
-    module: &mut JITModule,
-    b: &mut FunctionBuilder,
-    emit: &Emit,
-    from: ValueId,
-    to: ValueId,
-) {
-    let n = emit.graph.ty(to).numel();
-    if n == 0 {
-        return;
-    }
-    let map = MapKernel {
-        shape: vec![n],
-        inputs: vec![flat(from, 0)],
-        body: vec![ScalarInstr::Input(0)],
-        outputs: vec![flat(to, 0)],
-        results: vec![0],
+/// `len` elements from one buffer to another.
+pub fn emit_copy(b: &mut FunctionBuilder, emit: &Emit, from: Buf, to: Buf, len: usize) {
+    let from = emit.address(b, emit.buf_loc(from), 0);
+    let to = emit.address(b, emit.buf_loc(to), 0);
+    let mut ptrs = vec![from, to];
+    let step = |b: &mut FunctionBuilder, ptrs: &[Value], width: Width, elements: isize| {
+        let v = width.load(b, ptrs[0]);
+        width.store(b, v, ptrs[1]);
+        ptrs.iter()
+            .map(|&p| advance(b, p, elements))
+            .collect::<Vec<_>>()
     };
-    emit_map(module, b, emit, &map);
+    if len >= 4 {
+        ptrs = counted(b, len / 4, &ptrs, |b, p| step(b, p, Width::Vector, 4));
+    }
+    for _ in 0..len % 4 {
+        ptrs = step(b, &ptrs, Width::Scalar, 1);
+    }
 }
 
 fn flat(v: ValueId, offset: isize) -> Access {

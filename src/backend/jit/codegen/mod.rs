@@ -106,6 +106,17 @@ impl Emit<'_> {
         }
     }
 
+    /// The location of a copy's buffer.
+    pub fn buf_loc(&self, buf: super::plan::Buf) -> Loc {
+        match buf {
+            super::plan::Buf::Value(v) => self.loc(v),
+            super::plan::Buf::Stage(s) => Loc {
+                region: super::plan::memory::Region::Arena,
+                offset: self.plan.stage_at[s],
+            },
+        }
+    }
+
     /// The location of `v`'s buffer.
     pub fn loc(&self, v: crate::ir::ValueId) -> Loc {
         self.plan.locs[v.index()].expect("the memory plan places every value a kernel uses")
@@ -176,7 +187,7 @@ fn emit_kernel(
     match kernel {
         Kernel::Map(m) => map::emit_map(module, b, emit, m),
         Kernel::Fill { out, value } => map::emit_fill(module, b, emit, *out, *value),
-        Kernel::Copy { from, to } => map::emit_copy(module, b, emit, *from, *to),
+        Kernel::Copy { from, to, len } => map::emit_copy(b, emit, *from, *to, *len),
         Kernel::Reduce(r) => reduce::emit_reduce(b, emit, r),
         other => call::emit_call(module, b, emit, p, other),
     }

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::ir::{Graph, NodeKind, ValueId};
 
 use super::lower::Lowered;
-use super::Kernel;
+use super::{Buf, Kernel};
 
 /// Where an argument of the graph lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,11 +62,20 @@ pub struct Loc {
     pub offset: usize,
 }
 
+/// What an arena buffer holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Owner {
+    Value(ValueId),
+    /// Workspace of the kernel at this schedule position.
+    Scratch(usize),
+    /// A copy stage.
+    Stage(usize),
+}
+
 /// One arena buffer, for the `--emit kernels` listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArenaBuffer {
-    /// The value, or `None` for a kernel's scratch space.
-    pub value: Option<ValueId>,
+    pub owner: Owner,
     pub offset: usize,
     pub len: usize,
     /// First and last schedule position using it (inclusive).
@@ -85,6 +94,8 @@ pub struct MemoryPlan {
     pub locs: Vec<Option<Loc>>,
     /// Arena offset of each scheduled kernel's scratch space.
     pub scratch: Vec<Option<usize>>,
+    /// Arena offset of each copy stage.
+    pub stage_at: Vec<usize>,
     pub arena_len: usize,
     pub arena: Vec<ArenaBuffer>,
     /// The constant region's contents.
@@ -171,12 +182,50 @@ pub fn plan_memory(
         None => None,
     };
     let mut scheduled: Vec<Kernel> = order.iter().map(|&k| kernels[k].clone()).collect();
+    // The other updates are copied in at the end. A copy from a state
+    // entry that is itself updated reads the entry's old value from a
+    // stage written in phase 1, before anything is overwritten.
+    let targets: Vec<ValueId> = updates.iter().map(|u| u.target).collect();
+    let mut stages: Vec<(usize, usize)> = Vec::new();
+    let mut copies = Vec::new();
     for u in updates {
-        if !candidates.iter().any(|c| c.0 == u.target) {
-            scheduled.push(Kernel::Copy {
-                from: u.value,
-                to: u.target,
-            });
+        if candidates.iter().any(|c| c.0 == u.target) {
+            continue;
+        }
+        let len = graph.ty(u.target).numel();
+        let from = root(u.value);
+        let from = if targets.contains(&from) {
+            stages.push((0, len));
+            scheduled.insert(
+                0,
+                Kernel::Copy {
+                    from: Buf::Value(from),
+                    to: Buf::Stage(stages.len() - 1),
+                    len,
+                },
+            );
+            Buf::Stage(stages.len() - 1)
+        } else {
+            Buf::Value(u.value)
+        };
+        copies.push(Kernel::Copy {
+            from,
+            to: Buf::Value(u.target),
+            len,
+        });
+    }
+    let commit_at = commit_at.map(|c| c + stages.len());
+    scheduled.extend(copies);
+    for (p, kernel) in scheduled.iter().enumerate() {
+        match kernel {
+            Kernel::Copy {
+                to: Buf::Stage(s), ..
+            } => stages[*s].0 = p,
+            Kernel::Copy {
+                from: Buf::Stage(s),
+                ..
+            } => stages[*s].1 = p,
+            _ => {}
         }
     }
 
@@ -233,35 +282,40 @@ pub fn plan_memory(
             }
         }
     }
+    // Outputs live to the end (an empty one, which no kernel writes, too).
     for (_, v) in graph.outputs() {
-        if let Some(span) = live.get_mut(&root(*v)) {
-            span.1 = end;
+        let r = root(*v);
+        if locs[r.index()].is_none() {
+            live.entry(r).or_insert((end, end)).1 = end;
         }
     }
-    let mut requests: Vec<(Option<ValueId>, usize, (usize, usize))> = live
+    let mut requests: Vec<(Owner, usize, (usize, usize))> = live
         .into_iter()
-        .map(|(v, span)| (Some(v), graph.ty(v).numel(), span))
+        .map(|(v, span)| (Owner::Value(v), graph.ty(v).numel(), span))
         .collect();
-    let mut scratch_of = Vec::new();
     for (p, kernel) in scheduled.iter().enumerate() {
         if kernel.scratch() > 0 {
-            scratch_of.push(p);
-            requests.push((None, kernel.scratch(), (p, p)));
+            requests.push((Owner::Scratch(p), kernel.scratch(), (p, p)));
         }
     }
-    requests.sort_by_key(|&(v, len, span)| (span.0, std::cmp::Reverse(len), v));
+    for (s, &span) in stages.iter().enumerate() {
+        requests.push((Owner::Stage(s), span_len(&scheduled, s), span));
+    }
+    requests.sort_by_key(|&(owner, len, span)| (span.0, std::cmp::Reverse(len), owner));
     let arena = allocate(&requests);
     let arena_len = arena.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
     let mut scratch = vec![None; scheduled.len()];
+    let mut stage_at = vec![0; stages.len()];
     for b in &arena {
-        match b.value {
-            Some(v) => {
+        match b.owner {
+            Owner::Value(v) => {
                 locs[v.index()] = Some(Loc {
                     region: Region::Arena,
                     offset: b.offset,
                 })
             }
-            None => scratch[b.live.0] = Some(b.offset),
+            Owner::Scratch(p) => scratch[p] = Some(b.offset),
+            Owner::Stage(s) => stage_at[s] = b.offset,
         }
     }
     for id in graph.ids() {
@@ -275,6 +329,7 @@ pub fn plan_memory(
         guard,
         locs,
         scratch,
+        stage_at,
         arena_len,
         arena,
         consts,
@@ -323,9 +378,9 @@ fn in_place_is_safe(
 
 /// First fit by offset: each request takes the lowest aligned offset where
 /// it overlaps no placed buffer whose lifetime meets its own.
-fn allocate(requests: &[(Option<ValueId>, usize, (usize, usize))]) -> Vec<ArenaBuffer> {
+fn allocate(requests: &[(Owner, usize, (usize, usize))]) -> Vec<ArenaBuffer> {
     let mut placed: Vec<ArenaBuffer> = Vec::new();
-    for &(value, len, live) in requests {
+    for &(owner, len, live) in requests {
         let mut busy: Vec<(usize, usize)> = placed
             .iter()
             .filter(|b| b.live.0 <= live.1 && live.0 <= b.live.1)
@@ -340,11 +395,26 @@ fn allocate(requests: &[(Option<ValueId>, usize, (usize, usize))]) -> Vec<ArenaB
             offset = offset.max(stop.next_multiple_of(ALIGN));
         }
         placed.push(ArenaBuffer {
-            value,
+            owner,
             offset,
             len,
             live,
         });
     }
     placed
+}
+
+/// The length of copy stage `s` (its staging copy's).
+fn span_len(scheduled: &[Kernel], s: usize) -> usize {
+    scheduled
+        .iter()
+        .find_map(|k| match k {
+            Kernel::Copy {
+                to: Buf::Stage(t),
+                len,
+                ..
+            } if *t == s => Some(*len),
+            _ => None,
+        })
+        .expect("every stage is written")
 }

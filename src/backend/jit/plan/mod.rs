@@ -126,12 +126,22 @@ pub enum Kernel {
         dy: ValueId,
         out: ValueId,
     },
-    /// `to`'s buffer takes `from`'s elements (an update that could not be
-    /// computed in place, or an output that is an argument).
+    /// `len` elements from one buffer to another: an update that could not
+    /// be computed in place, or the staging of an old state entry that a
+    /// later copy reads after its entry was overwritten (`a <- b, b <- a`).
     Copy {
-        from: ValueId,
-        to: ValueId,
+        from: Buf,
+        to: Buf,
+        len: usize,
     },
+}
+
+/// A buffer a copy reads or writes: a value's, or staging space in the
+/// arena (numbered per plan).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buf {
+    Value(ValueId),
+    Stage(usize),
 }
 
 impl Kernel {
@@ -144,7 +154,10 @@ impl Kernel {
             Kernel::MatMul { a, b, .. } | Kernel::Conv { a, b, .. } => vec![*a, *b],
             Kernel::MaxPool { x, .. } => vec![*x],
             Kernel::MaxPoolGrad { x, dy, .. } => vec![*x, *dy],
-            Kernel::Copy { from, .. } => vec![*from],
+            Kernel::Copy { from, .. } => match from {
+                Buf::Value(v) => vec![*v],
+                Buf::Stage(_) => vec![],
+            },
         }
     }
 
@@ -158,7 +171,10 @@ impl Kernel {
             | Kernel::MaxPool { out, .. }
             | Kernel::MaxPoolGrad { out, .. } => vec![*out],
             Kernel::Reduce(r) => vec![r.out],
-            Kernel::Copy { to, .. } => vec![*to],
+            Kernel::Copy { to, .. } => match to {
+                Buf::Value(v) => vec![*v],
+                Buf::Stage(_) => vec![],
+            },
         }
     }
 

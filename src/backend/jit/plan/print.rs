@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use crate::ir::Graph;
 
-use super::memory::{MemoryPlan, Region};
-use super::{Access, Kernel};
+use super::memory::{MemoryPlan, Owner, Region};
+use super::{Access, Buf, Kernel};
 
 pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
     let name = |v| format!("%{}", graph.value_name(v));
@@ -89,7 +89,13 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
                     place(*out)
                 )
             }
-            Kernel::Copy { from, to } => format!("copy {} -> {}", place(*from), place(*to)),
+            Kernel::Copy { from, to, len } => {
+                let buf = |b: &Buf| match *b {
+                    Buf::Value(v) => place(v),
+                    Buf::Stage(s) => format!("stage{s}@arena+{}", plan.stage_at[s] * 4),
+                };
+                format!("copy {} -> {} ({len} elements)", buf(from), buf(to))
+            }
         };
         let _ = writeln!(out, "  k{p}: {line}");
     }
@@ -97,10 +103,11 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
     let mut buffers = plan.arena.clone();
     buffers.sort_by_key(|b| (b.live.0, b.offset));
     for b in &buffers {
-        let what = b
-            .value
-            .map(name)
-            .unwrap_or_else(|| format!("scratch of k{}", b.live.0));
+        let what = match b.owner {
+            Owner::Value(v) => name(v),
+            Owner::Scratch(p) => format!("scratch of k{p}"),
+            Owner::Stage(s) => format!("stage{s}"),
+        };
         let _ = writeln!(
             out,
             "  {what}: {} bytes at +{}, live k{}..k{}",
