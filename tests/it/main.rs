@@ -31,6 +31,8 @@ mod data_npy;
 mod data_specs;
 mod grad_snapshots;
 mod jit_differential;
+mod jit_train_steps;
+mod jit_training;
 mod keras_hardening;
 mod keras_init_and_dropout;
 mod keras_json;

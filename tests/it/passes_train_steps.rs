@@ -27,7 +27,7 @@ use triceratops::models::builtin;
 use crate::cli_support::ok;
 
 /// Every optimizer variant the front end builds.
-fn optimizers(c: Convention) -> Vec<(&'static str, Optimizer)> {
+pub(crate) fn optimizers(c: Convention) -> Vec<(&'static str, Optimizer)> {
     vec![
         ("sgd", Optimizer::sgd(c)),
         ("momentum", Optimizer::momentum(c, 0.9)),
@@ -46,7 +46,7 @@ fn optimizers(c: Convention) -> Vec<(&'static str, Optimizer)> {
 }
 
 /// A built-in model, or `seed-cnn-nchw`: the seed CNN in channels_first.
-fn recipe(model: &str) -> (Sequential, Loss, Vec<Metric>) {
+pub(crate) fn recipe(model: &str) -> (Sequential, Loss, Vec<Metric>) {
     if model == "seed-cnn-nchw" {
         let first = DataFormat::ChannelsFirst;
         let mut m = Sequential::new("seed_cnn_nchw", &[3, 32, 32]);

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::{Graph, NodeKind, ValueId};
 
 use super::lower::Lowered;
@@ -258,15 +258,20 @@ pub fn plan_memory(
     }
     for id in graph.ids() {
         if let (NodeKind::Const(_), true) = (&graph.node(id).kind, used[id.index()]) {
-            let data = graph
-                .const_value(id)
-                .expect("a constant")
-                .to_vec(graph.ty(id).numel());
+            let constant = graph.const_value(id).expect("a constant");
+            let numel = graph.ty(id).numel();
+            consts.try_reserve(numel.next_multiple_of(ALIGN)).map_err(|_| {
+                Error::Jit(format!(
+                    "cannot allocate constant %{} ({} bytes): the graph is too large for this machine's memory",
+                    graph.value_name(id),
+                    numel.saturating_mul(4)
+                ))
+            })?;
             locs[id.index()] = Some(Loc {
                 region: Region::Const,
                 offset: consts.len(),
             });
-            consts.extend(data);
+            consts.extend((0..numel).map(|i| constant.get(i)));
             consts.resize(consts.len().next_multiple_of(ALIGN), 0.0);
         }
     }
@@ -303,7 +308,11 @@ pub fn plan_memory(
     }
     requests.sort_by_key(|&(owner, len, span)| (span.0, std::cmp::Reverse(len), owner));
     let arena = allocate(&requests);
-    let arena_len = arena.iter().map(|b| b.offset + b.len).max().unwrap_or(0);
+    let arena_len = arena
+        .iter()
+        .map(|b| b.offset.saturating_add(b.len))
+        .max()
+        .unwrap_or(0);
     let mut scratch = vec![None; scheduled.len()];
     let mut stage_at = vec![0; stages.len()];
     for b in &arena {
@@ -384,15 +393,17 @@ fn allocate(requests: &[(Owner, usize, (usize, usize))]) -> Vec<ArenaBuffer> {
         let mut busy: Vec<(usize, usize)> = placed
             .iter()
             .filter(|b| b.live.0 <= live.1 && live.0 <= b.live.1)
-            .map(|b| (b.offset, b.offset + b.len))
+            .map(|b| (b.offset, b.offset.saturating_add(b.len)))
             .collect();
         busy.sort_unstable();
-        let mut offset = 0;
+        let mut offset: usize = 0;
+        // Saturating: a plan too large for memory fails to allocate later,
+        // with a message, instead of overflowing here.
         for (start, stop) in busy {
-            if offset + len <= start {
+            if offset.saturating_add(len) <= start {
                 break;
             }
-            offset = offset.max(stop.next_multiple_of(ALIGN));
+            offset = offset.max(stop.saturating_add(ALIGN - 1) / ALIGN * ALIGN);
         }
         placed.push(ArenaBuffer {
             owner,
