@@ -31,6 +31,7 @@ mod data_npy;
 mod data_specs;
 mod grad_snapshots;
 mod jit_differential;
+mod jit_runtime;
 mod jit_train_steps;
 mod jit_training;
 mod keras_hardening;

@@ -1,0 +1,208 @@
+//! maxpool2d and its gradient, bit for bit as the reference interpreter
+//! (`ir/src/interp/pool.rs`) computes them, for both layouts through
+//! element strides.
+//!
+//! The winner of a window is its first candidate in row-major tap order
+//! that no later candidate beats, where `v` beats `best` when `v > best`, or
+//! when `v` is NaN and `best` is not: ties keep the earlier element, the
+//! first NaN wins, padded positions are never candidates. The gradient adds
+//! each `dy` to its window's winner, visiting the windows of one image and
+//! channel in row-major order as the interpreter does, so overlapping
+//! windows sum in the same order.
+
+use super::{permuted_strides, span, tap};
+use crate::ir::geometry::{self, window};
+use crate::ir::op::PoolAttrs;
+
+/// The geometry of one maxpool2d in NHWC terms, plus the element strides of
+/// the actual layout. Built by [`PoolDesc::new`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolDesc {
+    /// Image extents: batch, rows, columns, channels.
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    /// Window rows and columns.
+    pub kh: usize,
+    pub kw: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    /// Output rows and columns.
+    pub oh: usize,
+    pub ow: usize,
+    /// Implicit rows above and columns left of the image (`same`).
+    pub pad_top: usize,
+    pub pad_left: usize,
+    /// Element strides of the image (and of `dx`) along n, h, w, c.
+    pub x_n: usize,
+    pub x_h: usize,
+    pub x_w: usize,
+    pub x_c: usize,
+    /// Element strides of the output (and of `dy`) along n, h, w, c.
+    pub y_n: usize,
+    pub y_h: usize,
+    pub y_w: usize,
+    pub y_c: usize,
+}
+
+impl PoolDesc {
+    /// The maxpool2d of a row-major `image` of this shape in `attrs.layout`.
+    pub fn new(image: &[usize], attrs: PoolAttrs) -> PoolDesc {
+        let layout = attrs.layout;
+        let [n, h, w, c] = geometry::image_dims(image, layout);
+        let [kh, kw] = attrs.window;
+        let [sh, sw] = attrs.strides;
+        let rows = window(h, kh, sh, attrs.padding).expect("pool window fits the image");
+        let cols = window(w, kw, sw, attrs.padding).expect("pool window fits the image");
+        let perm = geometry::to_nhwc_perm(layout);
+        let [x_n, x_h, x_w, x_c] = permuted_strides(image, perm);
+        let y_shape = geometry::image_shape([n, rows.out, cols.out, c], layout);
+        let [y_n, y_h, y_w, y_c] = permuted_strides(&y_shape, perm);
+        PoolDesc {
+            n,
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            stride_h: sh,
+            stride_w: sw,
+            oh: rows.out,
+            ow: cols.out,
+            pad_top: rows.pad_before,
+            pad_left: cols.pad_before,
+            x_n,
+            x_h,
+            x_w,
+            x_c,
+            y_n,
+            y_h,
+            y_w,
+            y_c,
+        }
+    }
+
+    /// Elements the image (`x`, `dx`) spans.
+    pub fn image_len(&self) -> usize {
+        let (n, h, w, c) = (self.n, self.h, self.w, self.c);
+        span([(n, self.x_n), (h, self.x_h), (w, self.x_w), (c, self.x_c)])
+    }
+
+    /// Elements the output (`y`, `dy`) spans.
+    pub fn output_len(&self) -> usize {
+        let (n, oh, ow, c) = (self.n, self.oh, self.ow, self.c);
+        span([(n, self.y_n), (oh, self.y_h), (ow, self.y_w), (c, self.y_c)])
+    }
+
+    /// Calls `f(output_offset, winner_offset)` for every output element, in
+    /// NHWC order (row-major windows within each image and channel).
+    fn for_each_argmax(&self, x: &[f32], mut f: impl FnMut(usize, usize)) {
+        for b in 0..self.n {
+            for i in 0..self.oh {
+                for j in 0..self.ow {
+                    for ch in 0..self.c {
+                        let base = b * self.x_n + ch * self.x_c;
+                        let out = b * self.y_n + i * self.y_h + j * self.y_w + ch * self.y_c;
+                        f(out, self.argmax(x, base, i, j));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The offset of the winner of window `(i, j)` of the plane at `base`.
+    fn argmax(&self, x: &[f32], base: usize, i: usize, j: usize) -> usize {
+        let mut best: Option<(usize, f32)> = None;
+        for p in 0..self.kh {
+            let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
+                continue;
+            };
+            for q in 0..self.kw {
+                let Some(xx) = tap(j, self.stride_w, q, self.pad_left, self.w) else {
+                    continue;
+                };
+                let at = base + y * self.x_h + xx * self.x_w;
+                let v = x[at];
+                let wins = match best {
+                    None => true,
+                    Some((_, m)) => v > m || (v.is_nan() && !m.is_nan()),
+                };
+                if wins {
+                    best = Some((at, v));
+                }
+            }
+        }
+        // `window` keeps every window's first tap inside the image.
+        best.expect("every pool window overlaps the image").0
+    }
+}
+
+fn check(what: &str, len: usize, needed: usize) {
+    assert!(
+        len >= needed,
+        "maxpool2d: `{what}` has {len} elements, needs {needed}"
+    );
+}
+
+/// `y = maxpool2d(x)`: each window's winner, bit for bit (NaN payloads
+/// included).
+pub fn maxpool2d(d: &PoolDesc, x: &[f32], y: &mut [f32]) {
+    check("x", x.len(), d.image_len());
+    check("y", y.len(), d.output_len());
+    d.for_each_argmax(x, |out, at| y[out] = x[at]);
+}
+
+/// `dx = maxpool2d_grad(x, dy)`: zero, plus each `dy` element added to its
+/// window's winner in `x`.
+pub fn maxpool2d_grad(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    check("x", x.len(), d.image_len());
+    check("dy", dy.len(), d.output_len());
+    check("dx", dx.len(), d.image_len());
+    dx[..d.image_len()].fill(0.0);
+    d.for_each_argmax(x, |out, at| dx[at] += dy[out]);
+}
+
+/// The C-ABI entry point of [`maxpool2d`]: `(desc, x, y)`.
+///
+/// # Safety
+///
+/// `desc` points to a valid [`PoolDesc`]; `x` is valid for reads of
+/// `image_len()` elements, `y` for writes of `output_len()` and overlaps
+/// nothing else. A pointer may be null when its length is 0.
+pub unsafe extern "C" fn tri_maxpool2d(desc: *const PoolDesc, x: *const f32, y: *mut f32) {
+    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
+    // the length its descriptor method gives, `y` disjoint from `x`.
+    unsafe {
+        let d = &*desc;
+        let x = super::slice(x, d.image_len());
+        let y = super::slice_mut(y, d.output_len());
+        maxpool2d(d, x, y);
+    }
+}
+
+/// The C-ABI entry point of [`maxpool2d_grad`]: `(desc, x, dy, dx)`.
+///
+/// # Safety
+///
+/// `desc` points to a valid [`PoolDesc`]; `x` and `dx` are valid for
+/// `image_len()` elements (reads; `dx`: writes), `dy` for reads of
+/// `output_len()`, and `dx` overlaps neither input. A pointer may be null
+/// when its length is 0.
+pub unsafe extern "C" fn tri_maxpool2d_grad(
+    desc: *const PoolDesc,
+    x: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+) {
+    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
+    // the length its descriptor method gives, `dx` disjoint from the inputs.
+    unsafe {
+        let d = &*desc;
+        let x = super::slice(x, d.image_len());
+        let dy = super::slice(dy, d.output_len());
+        let dx = super::slice_mut(dx, d.image_len());
+        maxpool2d_grad(d, x, dy, dx);
+    }
+}

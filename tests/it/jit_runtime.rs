@@ -1,0 +1,554 @@
+//! The JIT's runtime routines (`backend::jit::runtime`) against the
+//! reference interpreter, op by op, on proptest-generated shapes.
+//!
+//! Contractions are compared with a relative tolerance, since the GEMM
+//! reorders sums: `|got - want| <= 1e-5 * bound`, where `bound` is the same
+//! op evaluated on the absolute values of the operands (the sum of the
+//! terms' magnitudes). Pooling must match bit for bit, NaN payloads, ties
+//! and signed zeros included. Every output buffer (and the scratch) starts
+//! out full of NaN, so an element the routine forgets to write shows up.
+
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use triceratops::backend::jit::runtime::{self, ConvDesc, MatMulDesc, PoolDesc};
+use triceratops::ir::interp::evaluate_args;
+use triceratops::ir::op::MatMulAttrs;
+use triceratops::ir::{geometry, ConvAttrs, Graph, Layout, Op, Padding, PoolAttrs};
+
+/// `op` applied by the interpreter to `args` (one graph input each).
+fn oracle(op: Op, args: &[&ArrayD<f32>]) -> ArrayD<f32> {
+    let mut g = Graph::new("one_op");
+    let ids: Vec<_> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| g.input(&format!("a{i}"), a.shape().to_vec()).unwrap())
+        .collect();
+    let y = g.push_op(op, &ids).unwrap();
+    let views = args.iter().map(|a| a.view()).collect();
+    evaluate_args(&g, views).unwrap().value(y).to_owned()
+}
+
+/// A row-major array of `shape` with entries uniform in [-1, 1).
+fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f32> {
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || rng.random_range(-1.0..1.0))
+}
+
+/// A buffer for a routine to write, poisoned with NaN.
+fn poisoned(len: usize) -> Vec<f32> {
+    vec![f32::NAN; len]
+}
+
+fn data(x: &ArrayD<f32>) -> &[f32] {
+    x.as_slice().expect("test arrays are row-major")
+}
+
+/// `got` (row-major) equals `want` up to GEMM reassociation, `bound` being
+/// the op on the operands' absolute values.
+fn assert_close(what: &str, got: &[f32], want: &ArrayD<f32>, bound: &ArrayD<f32>) {
+    assert_eq!(got.len(), want.len(), "{what}: element count");
+    for (i, ((&g, &w), &b)) in got.iter().zip(want.iter()).zip(bound.iter()).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-5 * b,
+            "{what}: element {i} is {g}, the interpreter says {w} (bound {b})"
+        );
+    }
+}
+
+/// `got` (row-major) equals `want` bit for bit.
+fn assert_bits(what: &str, got: &[f32], want: &ArrayD<f32>) {
+    assert_eq!(got.len(), want.len(), "{what}: element count");
+    for (i, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+        assert!(
+            g.to_bits() == w.to_bits(),
+            "{what}: element {i} is {g} ({:#x}), the interpreter says {w} ({:#x})",
+            g.to_bits(),
+            w.to_bits()
+        );
+    }
+}
+
+fn abs(x: &ArrayD<f32>) -> ArrayD<f32> {
+    x.mapv(f32::abs)
+}
+
+// ---------------------------------------------------------------- matmul
+
+/// Stored operand shapes of a matmul: batch axes, then `[m, k]` / `[k, m]`
+/// and `[k, n]` / `[n, k]` as the transpose flags say.
+fn matmul_shapes(batch: &[usize], [m, k, n]: [usize; 3], attrs: MatMulAttrs) -> [Vec<usize>; 2] {
+    let stored = |rows, cols, t: bool| {
+        let mut s = batch.to_vec();
+        s.extend(if t { [cols, rows] } else { [rows, cols] });
+        s
+    };
+    [
+        stored(m, k, attrs.transpose_a),
+        stored(k, n, attrs.transpose_b),
+    ]
+}
+
+fn check_matmul(batch: &[usize], mkn: [usize; 3], attrs: MatMulAttrs, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let [a_shape, b_shape] = matmul_shapes(batch, mkn, attrs);
+    let (a, b) = (random(&a_shape, &mut rng), random(&b_shape, &mut rng));
+    let desc = MatMulDesc::new(&a_shape, &b_shape, attrs);
+    let mut c = poisoned(desc.c_len());
+    runtime::matmul(&desc, data(&a), data(&b), &mut c);
+    let want = oracle(Op::MatMul(attrs), &[&a, &b]);
+    let bound = oracle(Op::MatMul(attrs), &[&abs(&a), &abs(&b)]);
+    assert_close(
+        &format!("matmul {a_shape:?} x {b_shape:?} {attrs:?}"),
+        &c,
+        &want,
+        &bound,
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn matmul_matches_the_interpreter(
+        batch in prop::collection::vec(0usize..=3, 0..=2),
+        m in 0usize..=17,
+        k in 0usize..=17,
+        n in 0usize..=17,
+        ta: bool,
+        tb: bool,
+        seed: u64,
+    ) {
+        check_matmul(&batch, [m, k, n], MatMulAttrs::new(ta, tb), seed);
+    }
+}
+
+#[test]
+fn matmul_with_empty_extents() {
+    // k = 0 is a sum of nothing: zeros, over the poisoned output.
+    for attrs in [MatMulAttrs::PLAIN, MatMulAttrs::new(true, true)] {
+        check_matmul(&[], [3, 0, 5], attrs, 1);
+        check_matmul(&[2], [4, 0, 1], attrs, 2);
+        check_matmul(&[0, 3], [4, 5, 6], attrs, 3);
+        check_matmul(&[], [0, 5, 3], attrs, 4);
+        check_matmul(&[2, 1], [3, 5, 0], attrs, 5);
+    }
+}
+
+#[test]
+fn matmul_desc_reads_transposes_through_strides() {
+    let d = MatMulDesc::new(&[2, 7, 3], &[2, 5, 7], MatMulAttrs::new(true, true));
+    let want = MatMulDesc {
+        batch: 2,
+        m: 3,
+        k: 7,
+        n: 5,
+        a_row: 1,
+        a_col: 3,
+        a_batch: 21,
+        b_row: 1,
+        b_col: 7,
+        b_batch: 35,
+        c_batch: 15,
+    };
+    assert_eq!(d, want);
+    assert_eq!((d.a_len(), d.b_len(), d.c_len()), (42, 70, 30));
+    assert_eq!(d.flops(), 2.0 * 2.0 * 3.0 * 7.0 * 5.0);
+}
+
+#[test]
+#[should_panic(expected = "needs")]
+fn matmul_refuses_a_short_operand() {
+    let d = MatMulDesc::new(&[4, 3], &[3, 2], MatMulAttrs::PLAIN);
+    runtime::matmul(&d, &[0.0; 11], &[0.0; 6], &mut [0.0; 8]);
+}
+
+// ------------------------------------------------------------------ conv
+
+/// One conv2d geometry: NHWC image extents, filter taps, output channels.
+#[derive(Clone, Copy, Debug)]
+struct ConvCase {
+    nhwc: [usize; 4],
+    taps: [usize; 2],
+    o: usize,
+    attrs: ConvAttrs,
+}
+
+impl ConvCase {
+    fn image_shape(&self) -> Vec<usize> {
+        geometry::image_shape(self.nhwc, self.attrs.layout)
+    }
+
+    fn filter_shape(&self) -> Vec<usize> {
+        let [kh, kw] = self.taps;
+        let (c, o) = (self.nhwc[3], self.o);
+        match self.attrs.layout {
+            Layout::Nhwc => vec![kh, kw, c, o],
+            Layout::Nchw => vec![o, c, kh, kw],
+        }
+    }
+}
+
+/// conv2d and both its gradients on one geometry, each against the
+/// interpreter.
+fn check_conv(case: ConvCase, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let attrs = case.attrs;
+    let (x_shape, w_shape) = (case.image_shape(), case.filter_shape());
+    let (x, w) = (random(&x_shape, &mut rng), random(&w_shape, &mut rng));
+    let d = ConvDesc::new(&x_shape, &w_shape, attrs);
+    let what = |op: &str| format!("{op} {case:?}");
+
+    let mut y = poisoned(d.output_len());
+    runtime::conv2d(
+        &d,
+        data(&x),
+        data(&w),
+        &mut y,
+        &mut poisoned(d.scratch_len()),
+    );
+    let want = oracle(Op::Conv2d(attrs), &[&x, &w]);
+    let bound = oracle(Op::Conv2d(attrs), &[&abs(&x), &abs(&w)]);
+    assert_close(&what("conv2d"), &y, &want, &bound);
+
+    let dy = random(want.shape(), &mut rng);
+    let op = Op::Conv2dInputGrad {
+        conv: attrs,
+        input_shape: x_shape.clone().into(),
+    };
+    let mut dx = poisoned(d.image_len());
+    runtime::conv2d_input_grad(
+        &d,
+        data(&dy),
+        data(&w),
+        &mut dx,
+        &mut poisoned(d.scratch_len()),
+    );
+    let want = oracle(op.clone(), &[&dy, &w]);
+    let bound = oracle(op, &[&abs(&dy), &abs(&w)]);
+    assert_close(&what("conv2d_input_grad"), &dx, &want, &bound);
+
+    let op = Op::Conv2dFilterGrad {
+        conv: attrs,
+        filter_shape: w_shape.clone().into(),
+    };
+    let mut dw = poisoned(d.filter_len());
+    runtime::conv2d_filter_grad(
+        &d,
+        data(&x),
+        data(&dy),
+        &mut dw,
+        &mut poisoned(d.scratch_len()),
+    );
+    let want = oracle(op.clone(), &[&x, &dy]);
+    let bound = oracle(op, &[&abs(&x), &abs(&dy)]);
+    assert_close(&what("conv2d_filter_grad"), &dw, &want, &bound);
+}
+
+fn layouts() -> impl Strategy<Value = Layout> {
+    prop::sample::select(Layout::ALL.to_vec())
+}
+
+fn paddings() -> impl Strategy<Value = Padding> {
+    prop::sample::select(Padding::ALL.to_vec())
+}
+
+/// A window extent that fits `input` under `padding` (`valid` needs
+/// `window <= input`).
+fn fit(window: usize, input: usize, padding: Padding) -> usize {
+    match padding {
+        Padding::Valid => window.min(input),
+        Padding::Same => window,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn conv_and_gradients_match_the_interpreter(
+        n in 1usize..=3,
+        h in 1usize..=9,
+        w in 1usize..=9,
+        c in 1usize..=5,
+        o in 1usize..=5,
+        kh in 1usize..=4,
+        kw in 1usize..=4,
+        sh in 1usize..=3,
+        sw in 1usize..=3,
+        padding in paddings(),
+        layout in layouts(),
+        seed: u64,
+    ) {
+        let case = ConvCase {
+            nhwc: [n, h, w, c],
+            taps: [fit(kh, h, padding), fit(kw, w, padding)],
+            o,
+            attrs: ConvAttrs { strides: [sh, sw], padding, layout },
+        };
+        check_conv(case, seed);
+    }
+}
+
+#[test]
+fn conv_with_empty_extents() {
+    // No images, no input channels (a sum of nothing), no output channels.
+    for layout in Layout::ALL {
+        for padding in Padding::ALL {
+            let attrs = ConvAttrs {
+                strides: [1, 2],
+                padding,
+                layout,
+            };
+            for (nhwc, o) in [([0, 5, 4, 2], 3), ([2, 5, 4, 0], 3), ([2, 5, 4, 2], 0)] {
+                let case = ConvCase {
+                    nhwc,
+                    taps: [3, 2],
+                    o,
+                    attrs,
+                };
+                check_conv(case, 7);
+            }
+        }
+    }
+}
+
+#[test]
+fn conv_desc_strides_follow_the_layout() {
+    let attrs = |layout| ConvAttrs {
+        strides: [1, 1],
+        padding: Padding::Same,
+        layout,
+    };
+    // NHWC [2, 6, 5, 3] with HWIO [3, 3, 3, 4].
+    let d = ConvDesc::new(&[2, 6, 5, 3], &[3, 3, 3, 4], attrs(Layout::Nhwc));
+    assert_eq!([d.x_n, d.x_h, d.x_w, d.x_c], [90, 15, 3, 1]);
+    assert_eq!([d.f_h, d.f_w, d.f_i, d.f_o, d.f_k], [36, 12, 4, 1, 4]);
+    assert_eq!([d.pad_top, d.pad_left, d.oh, d.ow], [1, 1, 6, 5]);
+    // NCHW [2, 3, 6, 5] with OIHW [4, 3, 3, 3]: the same geometry.
+    let e = ConvDesc::new(&[2, 3, 6, 5], &[4, 3, 3, 3], attrs(Layout::Nchw));
+    assert_eq!([e.x_n, e.x_h, e.x_w, e.x_c], [90, 5, 1, 30]);
+    assert_eq!([e.y_n, e.y_h, e.y_w, e.y_c], [120, 5, 1, 30]);
+    assert_eq!([e.f_h, e.f_w, e.f_i, e.f_o, e.f_k], [3, 1, 9, 27, 1]);
+    assert_eq!((e.n, e.h, e.w, e.c, e.o), (d.n, d.h, d.w, d.c, d.o));
+    assert_eq!(d.scratch_len(), 2 * 6 * 5 * 27);
+    assert_eq!(e.scratch_len(), d.scratch_len());
+    assert_eq!(d.flops(), 2.0 * 60.0 * 27.0 * 4.0);
+}
+
+// ------------------------------------------------------------------ pool
+
+/// Values that make ties, signed zeros, infinities and NaN (two payloads,
+/// to see which one wins) common in small windows.
+const PALETTE: [f32; 9] = [
+    -1.0,
+    0.0,
+    -0.0,
+    1.0,
+    2.0,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    f32::NAN,
+    f32::from_bits(0x7fc0_1234),
+];
+
+fn from_palette(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f32> {
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || PALETTE[rng.random_range(0..PALETTE.len())])
+}
+
+fn check_pool(nhwc: [usize; 4], attrs: PoolAttrs, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let shape = geometry::image_shape(nhwc, attrs.layout);
+    let x = from_palette(&shape, &mut rng);
+    let d = PoolDesc::new(&shape, attrs);
+
+    let mut y = poisoned(d.output_len());
+    runtime::maxpool2d(&d, data(&x), &mut y);
+    let want = oracle(Op::MaxPool2d(attrs), &[&x]);
+    assert_bits(&format!("maxpool2d {nhwc:?} {attrs:?}"), &y, &want);
+
+    // Random gradients, so a different summation order would show.
+    let dy = random(want.shape(), &mut rng);
+    let mut dx = poisoned(d.image_len());
+    runtime::maxpool2d_grad(&d, data(&x), data(&dy), &mut dx);
+    let want = oracle(Op::MaxPool2dGrad(attrs), &[&x, &dy]);
+    assert_bits(&format!("maxpool2d_grad {nhwc:?} {attrs:?}"), &dx, &want);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn maxpool_matches_the_interpreter_bit_for_bit(
+        n in 1usize..=2,
+        h in 1usize..=9,
+        w in 1usize..=9,
+        c in 1usize..=4,
+        kh in 1usize..=3,
+        kw in 1usize..=3,
+        sh in 1usize..=3,
+        sw in 1usize..=3,
+        padding in paddings(),
+        layout in layouts(),
+        seed: u64,
+    ) {
+        let attrs = PoolAttrs {
+            window: [fit(kh, h, padding), fit(kw, w, padding)],
+            strides: [sh, sw],
+            padding,
+            layout,
+        };
+        check_pool([n, h, w, c], attrs, seed);
+    }
+}
+
+#[test]
+fn maxpool_with_empty_extents() {
+    for layout in Layout::ALL {
+        let attrs = PoolAttrs {
+            window: [2, 2],
+            strides: [1, 1],
+            padding: Padding::Same,
+            layout,
+        };
+        check_pool([0, 3, 3, 2], attrs, 1);
+        check_pool([2, 3, 3, 0], attrs, 2);
+    }
+}
+
+#[test]
+fn maxpool_first_nan_and_first_tie_win() {
+    // One 2x2 window over a 1-channel image, read row-major: 1, NaN(a),
+    // NaN(b), 1. The first NaN wins the max and takes the whole gradient.
+    let nan_a = f32::from_bits(0x7fc0_0001);
+    let nan_b = f32::from_bits(0x7fc0_0002);
+    let attrs = PoolAttrs {
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    let d = PoolDesc::new(&[1, 2, 2, 1], attrs);
+    let x = [1.0, nan_a, nan_b, 1.0];
+    let mut y = [0.0];
+    runtime::maxpool2d(&d, &x, &mut y);
+    assert_eq!(y[0].to_bits(), nan_a.to_bits());
+    let mut dx = [f32::NAN; 4];
+    runtime::maxpool2d_grad(&d, &x, &[3.0], &mut dx);
+    assert_eq!(dx, [0.0, 3.0, 0.0, 0.0]);
+    // Ties: -0 then +0, the first (-0) wins.
+    let x = [-0.0, 0.0, -1.0, -1.0];
+    runtime::maxpool2d(&d, &x, &mut y);
+    assert_eq!(y[0].to_bits(), (-0.0f32).to_bits());
+}
+
+// ----------------------------------------------------------------- shims
+
+#[test]
+fn symbols_name_every_shim_once() {
+    let symbols = runtime::symbols();
+    let mut names: Vec<_> = symbols.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), symbols.len());
+    for name in [
+        "tri_matmul",
+        "tri_conv2d",
+        "tri_conv2d_input_grad",
+        "tri_conv2d_filter_grad",
+        "tri_maxpool2d",
+        "tri_maxpool2d_grad",
+    ] {
+        let (_, address) = symbols.iter().find(|(n, _)| *n == name).unwrap();
+        assert!(!address.is_null(), "{name}");
+    }
+}
+
+#[test]
+fn shims_agree_with_the_safe_routines() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+
+    let d = MatMulDesc::new(&[2, 3, 5], &[2, 4, 5], MatMulAttrs::new(false, true));
+    let (a, b) = (random(&[2, 3, 5], &mut rng), random(&[2, 4, 5], &mut rng));
+    let (mut c1, mut c2) = (poisoned(d.c_len()), poisoned(d.c_len()));
+    runtime::matmul(&d, data(&a), data(&b), &mut c1);
+    // SAFETY: each buffer holds exactly the extent `d` gives it.
+    unsafe { runtime::tri_matmul(&d, data(&a).as_ptr(), data(&b).as_ptr(), c2.as_mut_ptr()) };
+    assert_eq!(bits(&c1), bits(&c2));
+
+    let attrs = ConvAttrs {
+        strides: [2, 1],
+        padding: Padding::Same,
+        layout: Layout::Nchw,
+    };
+    let d = ConvDesc::new(&[2, 3, 7, 6], &[4, 3, 3, 2], attrs);
+    let (x, w) = (
+        random(&[2, 3, 7, 6], &mut rng),
+        random(&[4, 3, 3, 2], &mut rng),
+    );
+    let dy = random(&[2, 4, 4, 6], &mut rng);
+    assert_eq!(d.output_len(), dy.len());
+    let mut scratch = poisoned(d.scratch_len());
+    let shim_outputs = [d.output_len(), d.image_len(), d.filter_len()];
+    let [mut y1, mut dx1, mut dw1] = shim_outputs.map(poisoned);
+    let [mut y2, mut dx2, mut dw2] = shim_outputs.map(poisoned);
+    runtime::conv2d(&d, data(&x), data(&w), &mut y1, &mut scratch);
+    runtime::conv2d_input_grad(&d, data(&dy), data(&w), &mut dx1, &mut scratch);
+    runtime::conv2d_filter_grad(&d, data(&x), data(&dy), &mut dw1, &mut scratch);
+    let s = scratch.as_mut_ptr();
+    // SAFETY: each buffer holds exactly the extent `d` gives it, and the
+    // outputs and scratch are distinct vectors.
+    unsafe {
+        runtime::tri_conv2d(&d, data(&x).as_ptr(), data(&w).as_ptr(), y2.as_mut_ptr(), s);
+        runtime::tri_conv2d_input_grad(
+            &d,
+            data(&dy).as_ptr(),
+            data(&w).as_ptr(),
+            dx2.as_mut_ptr(),
+            s,
+        );
+        runtime::tri_conv2d_filter_grad(
+            &d,
+            data(&x).as_ptr(),
+            data(&dy).as_ptr(),
+            dw2.as_mut_ptr(),
+            s,
+        );
+    }
+    assert_eq!(bits(&y1), bits(&y2));
+    assert_eq!(bits(&dx1), bits(&dx2));
+    assert_eq!(bits(&dw1), bits(&dw2));
+
+    let attrs = PoolAttrs {
+        window: [3, 2],
+        strides: [2, 2],
+        padding: Padding::Same,
+        layout: Layout::Nhwc,
+    };
+    let d = PoolDesc::new(&[2, 5, 4, 3], attrs);
+    let x = from_palette(&[2, 5, 4, 3], &mut rng);
+    let dy = random(&[2, 3, 2, 3], &mut rng);
+    let [mut y1, mut y2] = [d.output_len(); 2].map(poisoned);
+    let [mut dx1, mut dx2] = [d.image_len(); 2].map(poisoned);
+    runtime::maxpool2d(&d, data(&x), &mut y1);
+    runtime::maxpool2d_grad(&d, data(&x), data(&dy), &mut dx1);
+    // SAFETY: each buffer holds exactly the extent `d` gives it.
+    unsafe {
+        runtime::tri_maxpool2d(&d, data(&x).as_ptr(), y2.as_mut_ptr());
+        runtime::tri_maxpool2d_grad(&d, data(&x).as_ptr(), data(&dy).as_ptr(), dx2.as_mut_ptr());
+    }
+    assert_eq!(bits(&y1), bits(&y2));
+    assert_eq!(bits(&dx1), bits(&dx2));
+}
+
+#[test]
+fn shims_accept_null_for_empty_buffers() {
+    let d = MatMulDesc::new(&[0, 3, 4], &[0, 4, 2], MatMulAttrs::PLAIN);
+    let null = std::ptr::null_mut();
+    // SAFETY: every extent of `d` is empty, so no pointer is dereferenced.
+    unsafe { runtime::tri_matmul(&d, null, null, null) };
+}
+
+fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
