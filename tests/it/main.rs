@@ -30,6 +30,7 @@ mod data_idx;
 mod data_npy;
 mod data_specs;
 mod grad_snapshots;
+mod jit_vmath;
 mod keras_hardening;
 mod keras_init_and_dropout;
 mod keras_json;

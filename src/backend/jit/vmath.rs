@@ -1,1 +1,0 @@
-//! Vectorized exp, log, tanh and sigmoid emitted as CLIF (to be written).
