@@ -34,6 +34,7 @@ mod jit_differential;
 mod jit_runtime;
 mod jit_train_steps;
 mod jit_training;
+mod jit_vmath;
 mod keras_hardening;
 mod keras_init_and_dropout;
 mod keras_json;
