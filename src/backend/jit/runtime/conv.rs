@@ -194,23 +194,42 @@ impl ConvDesc {
         View::new(0, stride(self.f_k), stride(self.f_o))
     }
 
-    /// Calls `f(patch_offset, image_offset)` for every filter tap of every
-    /// patch: `patch_offset` is where the tap's channel 0 goes in scratch,
-    /// `image_offset` where it is in the image, `None` in the padding.
-    fn for_each_tap(&self, mut f: impl FnMut(usize, Option<usize>)) {
-        let len = self.patch_len();
+    /// Calls `f(patch_offset, image_offset, taps)` for every run of
+    /// horizontally consecutive filter taps of every patch that lie either
+    /// all inside the image or all in the padding: `patch_offset` is where
+    /// the run's first tap (channel 0) goes in scratch, `image_offset` where
+    /// it is in the image (`None` in the padding). Within a run, tap `t` is
+    /// `t * k_w` further on in scratch and `t * x_w` in the image. Runs, not
+    /// single taps, so NHWC copies `taps * c` contiguous elements at once.
+    fn for_each_run(&self, mut f: impl FnMut(usize, Option<usize>, usize)) {
+        let (len, kw) = (self.patch_len(), self.kw);
         for b in 0..self.n {
             for i in 0..self.oh {
                 for j in 0..self.ow {
                     let row = ((b * self.oh + i) * self.ow + j) * len;
+                    // Tap `q` reads image column `left + q - pad_left`: the
+                    // ones inside the image are `q_lo..q_hi`.
+                    let left = j * self.stride_w;
+                    let q_lo = self.pad_left.saturating_sub(left).min(kw);
+                    let q_hi = (self.w + self.pad_left)
+                        .saturating_sub(left)
+                        .clamp(q_lo, kw);
                     for p in 0..self.kh {
-                        let y = tap(i, self.stride_h, p, self.pad_top, self.h);
-                        for q in 0..self.kw {
-                            let x = tap(j, self.stride_w, q, self.pad_left, self.w);
-                            let at = y
-                                .zip(x)
-                                .map(|(y, x)| b * self.x_n + y * self.x_h + x * self.x_w);
-                            f(row + p * self.k_h + q * self.k_w, at);
+                        let at = row + p * self.k_h;
+                        let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
+                            f(at, None, kw);
+                            continue;
+                        };
+                        if q_lo > 0 {
+                            f(at, None, q_lo);
+                        }
+                        if q_hi > q_lo {
+                            let x = left + q_lo - self.pad_left;
+                            let image = b * self.x_n + y * self.x_h + x * self.x_w;
+                            f(at + q_lo * self.k_w, Some(image), q_hi - q_lo);
+                        }
+                        if kw > q_hi {
+                            f(at + q_hi * self.k_w, None, kw - q_hi);
                         }
                     }
                 }
@@ -218,22 +237,33 @@ impl ConvDesc {
         }
     }
 
+    /// True when a run of taps is one contiguous block, `taps * c` long, on
+    /// both sides (NHWC images with HWIO-ordered patches).
+    fn runs_contiguous(&self) -> bool {
+        self.x_c == 1 && self.k_c == 1 && self.x_w == self.c && self.k_w == self.c
+    }
+
     /// Fills `cols` with the patch matrix of `x` (zeros for padding).
     fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        let (c, k_c, x_c) = (self.c, self.k_c, self.x_c);
-        self.for_each_tap(|to, from| match from {
-            // NHWC: a tap's channels are contiguous on both sides.
-            Some(from) if k_c == 1 && x_c == 1 => {
-                cols[to..to + c].copy_from_slice(&x[from..from + c]);
+        let contiguous = self.runs_contiguous();
+        let (c, k_w, k_c, x_w, x_c) = (self.c, self.k_w, self.k_c, self.x_w, self.x_c);
+        self.for_each_run(|to, from, taps| match from {
+            Some(from) if contiguous => {
+                let n = taps * c;
+                cols[to..to + n].copy_from_slice(&x[from..from + n]);
             }
             Some(from) => {
                 for ch in 0..c {
-                    cols[to + ch * k_c] = x[from + ch * x_c];
+                    for t in 0..taps {
+                        cols[to + t * k_w + ch * k_c] = x[from + t * x_w + ch * x_c];
+                    }
                 }
             }
             None => {
                 for ch in 0..c {
-                    cols[to + ch * k_c] = 0.0;
+                    for t in 0..taps {
+                        cols[to + t * k_w + ch * k_c] = 0.0;
+                    }
                 }
             }
         });
@@ -243,13 +273,23 @@ impl ConvDesc {
     /// image element it was read from (overlapping windows sum).
     fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
         dx[..self.image_len()].fill(0.0);
-        let (c, k_c, x_c) = (self.c, self.k_c, self.x_c);
-        self.for_each_tap(|from, to| {
-            if let Some(to) = to {
-                for ch in 0..c {
-                    dx[to + ch * x_c] += cols[from + ch * k_c];
+        let contiguous = self.runs_contiguous();
+        let (c, k_w, k_c, x_w, x_c) = (self.c, self.k_w, self.k_c, self.x_w, self.x_c);
+        self.for_each_run(|from, to, taps| match to {
+            Some(to) if contiguous => {
+                let n = taps * c;
+                for (d, s) in dx[to..to + n].iter_mut().zip(&cols[from..from + n]) {
+                    *d += s;
                 }
             }
+            Some(to) => {
+                for ch in 0..c {
+                    for t in 0..taps {
+                        dx[to + t * x_w + ch * x_c] += cols[from + t * k_w + ch * k_c];
+                    }
+                }
+            }
+            None => {}
         });
     }
 

@@ -99,22 +99,27 @@ impl PoolDesc {
     /// Calls `f(output_offset, winner_offset)` for every output element, in
     /// NHWC order (row-major windows within each image and channel).
     fn for_each_argmax(&self, x: &[f32], mut f: impl FnMut(usize, usize)) {
+        // One window's winners for all channels at once: the inner loop runs
+        // over channels without a data-dependent branch per element, which
+        // random data would mispredict half the time.
+        let mut winners = Winners::new(self.c);
         for b in 0..self.n {
             for i in 0..self.oh {
                 for j in 0..self.ow {
-                    for ch in 0..self.c {
-                        let base = b * self.x_n + ch * self.x_c;
-                        let out = b * self.y_n + i * self.y_h + j * self.y_w + ch * self.y_c;
-                        f(out, self.argmax(x, base, i, j));
+                    self.window_winners(x, b, i, j, &mut winners);
+                    let out = b * self.y_n + i * self.y_h + j * self.y_w;
+                    for (ch, &at) in winners.at.iter().enumerate() {
+                        f(out + ch * self.y_c, at);
                     }
                 }
             }
         }
     }
 
-    /// The offset of the winner of window `(i, j)` of the plane at `base`.
-    fn argmax(&self, x: &[f32], base: usize, i: usize, j: usize) -> usize {
-        let mut best: Option<(usize, f32)> = None;
+    /// The winners of window `(i, j)` of image `b`, one per channel, taps
+    /// scanned in row-major order.
+    fn window_winners(&self, x: &[f32], b: usize, i: usize, j: usize, winners: &mut Winners) {
+        let mut first = true;
         for p in 0..self.kh {
             let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
                 continue;
@@ -123,19 +128,52 @@ impl PoolDesc {
                 let Some(xx) = tap(j, self.stride_w, q, self.pad_left, self.w) else {
                     continue;
                 };
-                let at = base + y * self.x_h + xx * self.x_w;
-                let v = x[at];
-                let wins = match best {
-                    None => true,
-                    Some((_, m)) => v > m || (v.is_nan() && !m.is_nan()),
-                };
-                if wins {
-                    best = Some((at, v));
+                let base = b * self.x_n + y * self.x_h + xx * self.x_w;
+                if first {
+                    winners.start(x, base, self.x_c);
+                    first = false;
+                } else {
+                    winners.challenge(x, base, self.x_c);
                 }
             }
         }
         // `window` keeps every window's first tap inside the image.
-        best.expect("every pool window overlaps the image").0
+        assert!(!first, "every pool window overlaps the image");
+    }
+}
+
+/// Per channel, the offset and value of the best candidate so far.
+struct Winners {
+    at: Vec<usize>,
+    value: Vec<f32>,
+}
+
+impl Winners {
+    fn new(c: usize) -> Winners {
+        Winners {
+            at: vec![0; c],
+            value: vec![0.0; c],
+        }
+    }
+
+    /// The window's first tap (at `base`, channels `x_c` apart) leads.
+    fn start(&mut self, x: &[f32], base: usize, x_c: usize) {
+        for (ch, (at, value)) in self.at.iter_mut().zip(&mut self.value).enumerate() {
+            *at = base + ch * x_c;
+            *value = x[*at];
+        }
+    }
+
+    /// A later tap takes the lead where it beats the leader: greater, or
+    /// NaN over a number. Equal values keep the earlier tap.
+    fn challenge(&mut self, x: &[f32], base: usize, x_c: usize) {
+        for (ch, (at, value)) in self.at.iter_mut().zip(&mut self.value).enumerate() {
+            let here = base + ch * x_c;
+            let v = x[here];
+            let wins = v > *value || (v.is_nan() && !value.is_nan());
+            *at = if wins { here } else { *at };
+            *value = if wins { v } else { *value };
+        }
     }
 }
 

@@ -1,0 +1,192 @@
+//! The JIT runtime's kernels on the built-in models' shapes, single-threaded
+//! (`Parallelism::None`). Throughput is in floating-point operations:
+//! criterion's `elem/s` reads as FLOP/s (`Gelem/s` = GFLOP/s); the pooling
+//! benchmarks count image elements instead.
+//!
+//! | id                              | what                                            |
+//! | ------------------------------- | ----------------------------------------------- |
+//! | `gemm/mlp-*`                    | mnist-mlp (784-128-10, batch 128) forward and backward products |
+//! | `gemm/cnn-conv*-im2col`         | the bare GEMM inside seed-cnn's convs, batch 32  |
+//! | `conv/cnn-conv*-{fwd,dx,dw}`    | seed-cnn's convs with im2col/col2im, batch 32    |
+//! | `pool/cnn-pool*-{fwd,grad}`     | seed-cnn's 2x2 max pools, batch 32               |
+//!
+//! Run with `cargo bench --bench kernels` (`-- --quick` for a short run).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use triceratops::backend::jit::runtime::{self, ConvDesc, MatMulDesc, PoolDesc};
+use triceratops::ir::op::MatMulAttrs;
+use triceratops::ir::{ConvAttrs, Layout, Padding, PoolAttrs};
+
+fn random(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+/// One matmul: stored operand shapes and transpose flags.
+struct Product {
+    name: &'static str,
+    a: [usize; 2],
+    b: [usize; 2],
+    attrs: MatMulAttrs,
+}
+
+const fn product(name: &'static str, a: [usize; 2], b: [usize; 2], ta: bool, tb: bool) -> Product {
+    Product {
+        name,
+        a,
+        b,
+        attrs: MatMulAttrs {
+            transpose_a: ta,
+            transpose_b: tb,
+        },
+    }
+}
+
+const PRODUCTS: [Product; 7] = [
+    // mnist-mlp, batch 128: x[128,784] w1[784,128], h[128,128] w2[128,10].
+    product("mlp-fwd1 128x784x128", [128, 784], [784, 128], false, false),
+    product("mlp-fwd2 128x128x10", [128, 128], [128, 10], false, false),
+    // dw2 = h^T dy, dh = dy w2^T, dw1 = x^T dh.
+    product(
+        "mlp-dw2 128x128x10 (ta)",
+        [128, 128],
+        [128, 10],
+        true,
+        false,
+    ),
+    product("mlp-dh 128x10x128 (tb)", [128, 10], [128, 10], false, true),
+    product(
+        "mlp-dw1 784x128x128 (ta)",
+        [128, 784],
+        [128, 128],
+        true,
+        false,
+    ),
+    // seed-cnn, batch 32, as im2col GEMMs: [patches, kh*kw*c] x [.., o].
+    product(
+        "cnn-conv1-im2col 28800x27x32",
+        [32 * 30 * 30, 27],
+        [27, 32],
+        false,
+        false,
+    ),
+    product(
+        "cnn-conv2-im2col 5408x288x16",
+        [32 * 13 * 13, 288],
+        [288, 16],
+        false,
+        false,
+    ),
+];
+
+fn gemm(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut group = c.benchmark_group("gemm");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for p in &PRODUCTS {
+        let d = MatMulDesc::new(&p.a, &p.b, p.attrs);
+        let (a, b) = (random(d.a_len(), &mut rng), random(d.b_len(), &mut rng));
+        let mut out = vec![0.0; d.c_len()];
+        group.throughput(Throughput::Elements(d.flops() as u64));
+        group.bench_function(p.name, |bench| {
+            bench.iter(|| runtime::matmul(&d, black_box(&a), black_box(&b), &mut out))
+        });
+    }
+    group.finish();
+}
+
+/// seed-cnn's two convs at batch 32 (valid padding, stride 1, NHWC): image
+/// and HWIO filter shapes.
+const CONVS: [(&str, [usize; 4], [usize; 4]); 2] = [
+    (
+        "cnn-conv1 32x32x3 * 3x3x3x32",
+        [32, 32, 32, 3],
+        [3, 3, 3, 32],
+    ),
+    (
+        "cnn-conv2 15x15x32 * 3x3x32x16",
+        [32, 15, 15, 32],
+        [3, 3, 32, 16],
+    ),
+];
+
+fn conv(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut group = c.benchmark_group("conv");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let attrs = ConvAttrs {
+        strides: [1, 1],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    for (name, image, filter) in CONVS {
+        let d = ConvDesc::new(&image, &filter, attrs);
+        let x = random(d.image_len(), &mut rng);
+        let w = random(d.filter_len(), &mut rng);
+        let dy = random(d.output_len(), &mut rng);
+        let mut scratch = vec![0.0; d.scratch_len()];
+        let mut y = vec![0.0; d.output_len()];
+        let mut dx = vec![0.0; d.image_len()];
+        let mut dw = vec![0.0; d.filter_len()];
+        group.throughput(Throughput::Elements(d.flops() as u64));
+        group.bench_function(format!("{name} fwd"), |b| {
+            b.iter(|| runtime::conv2d(&d, black_box(&x), &w, &mut y, &mut scratch))
+        });
+        group.bench_function(format!("{name} dx"), |b| {
+            b.iter(|| runtime::conv2d_input_grad(&d, black_box(&dy), &w, &mut dx, &mut scratch))
+        });
+        group.bench_function(format!("{name} dw"), |b| {
+            b.iter(|| runtime::conv2d_filter_grad(&d, black_box(&x), &dy, &mut dw, &mut scratch))
+        });
+    }
+    group.finish();
+}
+
+/// seed-cnn's two 2x2 pools at batch 32 (NHWC images).
+const POOLS: [(&str, [usize; 4]); 2] = [
+    ("cnn-pool1 30x30x32", [32, 30, 30, 32]),
+    ("cnn-pool2 13x13x16", [32, 13, 13, 16]),
+];
+
+fn pool(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut group = c.benchmark_group("pool");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let attrs = PoolAttrs {
+        window: [2, 2],
+        strides: [2, 2],
+        padding: Padding::Valid,
+        layout: Layout::Nhwc,
+    };
+    for (name, image) in POOLS {
+        let d = PoolDesc::new(&image, attrs);
+        let x = random(d.image_len(), &mut rng);
+        let dy = random(d.output_len(), &mut rng);
+        let mut y = vec![0.0; d.output_len()];
+        let mut dx = vec![0.0; d.image_len()];
+        group.throughput(Throughput::Elements(d.image_len() as u64));
+        group.bench_function(format!("{name} fwd"), |b| {
+            b.iter(|| runtime::maxpool2d(&d, black_box(&x), &mut y))
+        });
+        group.bench_function(format!("{name} grad"), |b| {
+            b.iter(|| runtime::maxpool2d_grad(&d, black_box(&x), &dy, &mut dx))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gemm, conv, pool);
+criterion_main!(benches);
