@@ -100,16 +100,20 @@ impl PoolDesc {
     /// NHWC order (row-major windows within each image and channel).
     fn for_each_argmax(&self, x: &[f32], mut f: impl FnMut(usize, usize)) {
         // One window's winners for all channels at once: the inner loop runs
-        // over channels without a data-dependent branch per element, which
-        // random data would mispredict half the time.
+        // over channels without a data-dependent branch per element (random
+        // data would mispredict it half the time), keeping the winning tap's
+        // number, the same for every lane of one comparison.
         let mut winners = Winners::new(self.c);
         for b in 0..self.n {
             for i in 0..self.oh {
                 for j in 0..self.ow {
                     self.window_winners(x, b, i, j, &mut winners);
                     let out = b * self.y_n + i * self.y_h + j * self.y_w;
-                    for (ch, &at) in winners.at.iter().enumerate() {
-                        f(out + ch * self.y_c, at);
+                    for (ch, &t) in winners.tap.iter().enumerate() {
+                        f(
+                            out + ch * self.y_c,
+                            winners.bases[t as usize] + ch * self.x_c,
+                        );
                     }
                 }
             }
@@ -119,7 +123,7 @@ impl PoolDesc {
     /// The winners of window `(i, j)` of image `b`, one per channel, taps
     /// scanned in row-major order.
     fn window_winners(&self, x: &[f32], b: usize, i: usize, j: usize, winners: &mut Winners) {
-        let mut first = true;
+        winners.bases.clear();
         for p in 0..self.kh {
             let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
                 continue;
@@ -129,49 +133,67 @@ impl PoolDesc {
                     continue;
                 };
                 let base = b * self.x_n + y * self.x_h + xx * self.x_w;
-                if first {
-                    winners.start(x, base, self.x_c);
-                    first = false;
-                } else {
-                    winners.challenge(x, base, self.x_c);
+                winners.bases.push(base);
+                let t = winners.bases.len() as u32 - 1;
+                match (t, self.x_c) {
+                    (0, _) => winners.start(x, base, self.x_c),
+                    // NHWC: the channels are contiguous, a slice the
+                    // compiler vectorizes without bounds checks.
+                    (_, 1) => winners.challenge(&x[base..base + self.c], t),
+                    _ => winners.challenge_strided(x, base, self.x_c, t),
                 }
             }
         }
         // `window` keeps every window's first tap inside the image.
-        assert!(!first, "every pool window overlaps the image");
+        assert!(
+            !winners.bases.is_empty(),
+            "every pool window overlaps the image"
+        );
     }
 }
 
-/// Per channel, the offset and value of the best candidate so far.
+/// Per channel, the number of the best tap so far and its value; the
+/// window's in-image taps' base offsets, in scan order.
 struct Winners {
-    at: Vec<usize>,
+    tap: Vec<u32>,
     value: Vec<f32>,
+    bases: Vec<usize>,
 }
 
 impl Winners {
     fn new(c: usize) -> Winners {
         Winners {
-            at: vec![0; c],
+            tap: vec![0; c],
             value: vec![0.0; c],
+            bases: Vec::new(),
         }
     }
 
     /// The window's first tap (at `base`, channels `x_c` apart) leads.
     fn start(&mut self, x: &[f32], base: usize, x_c: usize) {
-        for (ch, (at, value)) in self.at.iter_mut().zip(&mut self.value).enumerate() {
-            *at = base + ch * x_c;
-            *value = x[*at];
+        self.tap.fill(0);
+        for (ch, value) in self.value.iter_mut().enumerate() {
+            *value = x[base + ch * x_c];
         }
     }
 
-    /// A later tap takes the lead where it beats the leader: greater, or
-    /// NaN over a number. Equal values keep the earlier tap.
-    fn challenge(&mut self, x: &[f32], base: usize, x_c: usize) {
-        for (ch, (at, value)) in self.at.iter_mut().zip(&mut self.value).enumerate() {
-            let here = base + ch * x_c;
-            let v = x[here];
+    /// Tap `t` (one value per channel) takes the lead where it beats the
+    /// leader: greater, or NaN over a number. Equal values keep the
+    /// earlier tap.
+    fn challenge(&mut self, taps: &[f32], t: u32) {
+        for ((tap, value), &v) in self.tap.iter_mut().zip(&mut self.value).zip(taps) {
             let wins = v > *value || (v.is_nan() && !value.is_nan());
-            *at = if wins { here } else { *at };
+            *tap = if wins { t } else { *tap };
+            *value = if wins { v } else { *value };
+        }
+    }
+
+    /// [`Winners::challenge`] with channels `x_c` apart (NCHW).
+    fn challenge_strided(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
+        for (ch, (tap, value)) in self.tap.iter_mut().zip(&mut self.value).enumerate() {
+            let v = x[base + ch * x_c];
+            let wins = v > *value || (v.is_nan() && !value.is_nan());
+            *tap = if wins { t } else { *tap };
             *value = if wins { v } else { *value };
         }
     }
