@@ -9,18 +9,29 @@
 //! | `gemm/cnn-conv*-im2col`         | the bare GEMM inside seed-cnn's convs, batch 32  |
 //! | `conv/cnn-conv*-{fwd,dx,dw}`    | seed-cnn's convs with im2col/col2im, batch 32    |
 //! | `pool/cnn-pool*-{fwd,grad}`     | seed-cnn's 2x2 max pools, batch 32               |
+//! | `adam/{jit,interp}-N`           | Keras Adam on one N-element param, fused by the passes; elem/s = params/s |
 //!
 //! Run with `cargo bench --bench kernels` (`-- --quick` for a short run).
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use triceratops::backend::jit::runtime::{self, ConvDesc, MatMulDesc, PoolDesc};
+use triceratops::backend::{Backend, Interpreter, Jit};
+use triceratops::compile::{
+    optimize, updated_args, ArgRole, ArgSpec, CompiledGraph, Passes, Signature,
+};
 use triceratops::ir::op::MatMulAttrs;
 use triceratops::ir::{ConvAttrs, Layout, Padding, PoolAttrs};
+use triceratops::ir::{Graph, Role};
+use triceratops::keras::optimizers::{Convention, Optimizer};
+use triceratops::state::{StateKind, StateLayout, StateStore};
 
 fn random(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
@@ -188,5 +199,82 @@ fn pool(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gemm, conv, pool);
+/// The Keras Adam update of one `n`-element param from its gradient, as
+/// the compiler builds it (step scalars as inputs), passes on: one fused
+/// multi-result kernel writing the param and both slots.
+fn adam_update(n: usize) -> CompiledGraph {
+    let optimizer = Optimizer::adam(Convention::Keras);
+    let mut g = Graph::new("adam");
+    let p = g.param("p", [n]).unwrap();
+    let grad = g.input("g", [n]).unwrap();
+    let scalars = optimizer.declare_step_inputs(&mut g).unwrap();
+    optimizer.apply(&mut g, &scalars, &[(p, grad)]).unwrap();
+    let args = g
+        .arguments()
+        .map(|v| ArgSpec {
+            name: g.value_name(v).to_string(),
+            role: match g.node(v).role() {
+                Some(Role::Input) => ArgRole::Noise,
+                Some(Role::Param) => ArgRole::State(StateKind::Param),
+                _ => ArgRole::State(StateKind::Slot),
+            },
+            ty: g.ty(v).clone(),
+        })
+        .collect();
+    let signature = Signature {
+        name: "adam".into(),
+        args,
+        outputs: vec![],
+        updated: updated_args(&g),
+    };
+    let compiled = CompiledGraph::new(g, signature).unwrap();
+    optimize(compiled, Passes::On).unwrap().0
+}
+
+fn adam(c: &mut Criterion) {
+    let mut group = c.benchmark_group("adam");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for n in [784 * 128, 1 << 20] {
+        let compiled = adam_update(n);
+        let layout = Arc::new(
+            StateLayout::new(compiled.signature.state_args().map(|(_, a)| {
+                let ArgRole::State(kind) = a.role else {
+                    unreachable!("state args")
+                };
+                (a.name.clone(), kind, a.ty.shape.clone())
+            }))
+            .unwrap(),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let batch: Vec<ArrayD<f32>> = compiled
+            .signature
+            .batch_args()
+            .map(|(_, a)| {
+                let len = a.ty.shape.numel();
+                let data = if len == 1 {
+                    vec![1e-3]
+                } else {
+                    random(len, &mut rng)
+                };
+                ArrayD::from_shape_vec(IxDyn(a.ty.shape.dims()), data).unwrap()
+            })
+            .collect();
+        let views: Vec<ArrayViewD<f32>> = batch.iter().map(|a| a.view()).collect();
+        group.throughput(Throughput::Elements(n as u64));
+        let backends: [(&str, &dyn Backend); 2] = [("jit", &Jit), ("interp", &Interpreter)];
+        for (name, backend) in backends {
+            let mut state = StateStore::with_layout(Arc::clone(&layout));
+            let mut exe = backend.compile(compiled.clone(), &layout).unwrap();
+            group.bench_function(format!("{name}-{n}"), |b| {
+                b.iter(|| exe.run(black_box(&views), &mut state).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gemm, conv, pool, adam);
 criterion_main!(benches);
