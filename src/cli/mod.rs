@@ -2,6 +2,7 @@
 
 pub mod data;
 mod evaluate;
+pub mod memory;
 mod partition;
 mod progress;
 mod run;
