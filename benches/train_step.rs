@@ -114,17 +114,26 @@ fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
     for (backend, make) in backends() {
         for w in &WORKLOADS {
-            let mut model = compiled(w.name, make());
-            let (x, y) = synthetic_batch(&model, w.batch);
-            // The first step at this batch size builds and caches the graph.
-            model
-                .train_on_batch(x.clone(), y.clone())
-                .unwrap_or_else(|e| panic!("warm-up step of `{}` on {backend}: {e}", w.name));
             group
                 .sample_size(w.samples)
                 .measurement_time(w.measure)
                 .sampling_mode(w.sampling);
+            // Built on the closure's first call (criterion calls it for
+            // every sample), so a filtered-out benchmark (`-- interp/`)
+            // builds and compiles nothing.
+            let mut prepared: Option<(Model, ArrayD<f32>, ArrayD<f32>)> = None;
             group.bench_function(format!("{backend}/{}", w.name), |b| {
+                let (model, x, y) = prepared.get_or_insert_with(|| {
+                    let mut model = compiled(w.name, make());
+                    let (x, y) = synthetic_batch(&model, w.batch);
+                    // The first step at this batch size builds and caches the graph.
+                    model
+                        .train_on_batch(x.clone(), y.clone())
+                        .unwrap_or_else(|e| {
+                            panic!("warm-up step of `{}` on {backend}: {e}", w.name)
+                        });
+                    (model, x, y)
+                });
                 b.iter_batched(
                     || (x.clone(), y.clone()),
                     |(x, y)| {
