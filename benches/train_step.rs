@@ -1,20 +1,23 @@
-//! One training step on the reference interpreter: `Model::train_on_batch` on
-//! the three built-in models, each compiled with its built-in recipe
-//! (optimizer, loss and metrics from `triceratops::models::builtin`).
+//! One training step on each backend, the reference interpreter and the
+//! Cranelift JIT: `Model::train_on_batch` on the three built-in models, each
+//! compiled with its built-in recipe (optimizer, loss and metrics from
+//! `triceratops::models::builtin`).
 //!
-//! | id                            | model                     | batch | optimizer       |
-//! | ----------------------------- | ------------------------- | ----- | --------------- |
-//! | `train_step/interp/linreg`    | 1-unit Dense, MSE         | 1024  | SGD (Keras)     |
-//! | `train_step/interp/mnist-mlp` | 784-128-10, cross-entropy | 128   | Adam (Keras)    |
-//! | `train_step/interp/seed-cnn`  | lecture CNN, 32x32x3      | 128   | RMSprop (Keras) |
+//! | id                                   | model                     | batch | optimizer       |
+//! | ------------------------------------ | ------------------------- | ----- | --------------- |
+//! | `train_step/{interp,jit}/linreg`     | 1-unit Dense, MSE         | 1024  | SGD (Keras)     |
+//! | `train_step/{interp,jit}/mnist-mlp`  | 784-128-10, cross-entropy | 128   | Adam (Keras)    |
+//! | `train_step/{interp,jit}/seed-cnn`   | lecture CNN, 32x32x3      | 128   | RMSprop (Keras) |
 //!
-//! This is the baseline a compiled (JIT) backend is measured against. Only
-//! steady-state steps are timed: the model is compiled and one warm-up step
+//! The interpreter is the baseline the JIT is measured against; both run
+//! the same workloads with the same settings. Only steady-state steps are
+//! timed: the model is compiled and one warm-up step
 //! is run first, since the first step at a batch size builds and caches the
 //! train-step graph. The batch is synthetic and deterministic (seeded
 //! ChaCha8: inputs in [0, 1), one-hot targets for the classifiers, `2x + 1`
 //! for linreg), so no data files are needed; cloning it into each step
-//! happens outside the timed region. Run with `cargo bench --bench train_step`.
+//! happens outside the timed region. Run with `cargo bench --bench train_step`
+//! (`cargo bench --bench train_step -- jit/` for the JIT alone).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -29,6 +32,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use triceratops::backend::{Backend, Interpreter, Jit};
 use triceratops::models::builtin;
 use triceratops::Model;
 
@@ -67,13 +71,21 @@ const WORKLOADS: [Workload; 3] = [
     },
 ];
 
-/// The built-in model `name`, compiled with its own optimizer, loss and metrics.
-fn compiled(name: &str) -> Model {
+/// The backends, by the name in the benchmark id.
+fn backends() -> [(&'static str, fn() -> Box<dyn Backend>); 2] {
+    [
+        ("interp", || Box::new(Interpreter)),
+        ("jit", || Box::new(Jit)),
+    ]
+}
+
+/// The built-in model `name` for `backend`, compiled with its own
+/// optimizer, loss and metrics (seed 0).
+fn compiled(name: &str, backend: Box<dyn Backend>) -> Model {
     let b = builtin(name)
         .expect("building the built-in model")
         .unwrap_or_else(|| panic!("no built-in model `{name}`"));
-    b.model
-        .compile(b.optimizer, b.loss, &b.metrics)
+    Model::new(b.model, b.optimizer, b.loss, &b.metrics, backend, 0)
         .unwrap_or_else(|e| panic!("compiling `{name}`: {e}"))
 }
 
@@ -100,29 +112,40 @@ fn synthetic_batch(model: &Model, batch: usize) -> (ArrayD<f32>, ArrayD<f32>) {
 
 fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
-    for w in &WORKLOADS {
-        let mut model = compiled(w.name);
-        let (x, y) = synthetic_batch(&model, w.batch);
-        // The first step at this batch size builds and caches the graph.
-        model
-            .train_on_batch(x.clone(), y.clone())
-            .unwrap_or_else(|e| panic!("warm-up step of `{}`: {e}", w.name));
-        group
-            .sample_size(w.samples)
-            .measurement_time(w.measure)
-            .sampling_mode(w.sampling);
-        group.bench_function(format!("interp/{}", w.name), |b| {
-            b.iter_batched(
-                || (x.clone(), y.clone()),
-                |(x, y)| {
-                    let logs = model
-                        .train_on_batch(x, y)
-                        .unwrap_or_else(|e| panic!("train step of `{}`: {e}", w.name));
-                    black_box(logs)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+    for (backend, make) in backends() {
+        for w in &WORKLOADS {
+            group
+                .sample_size(w.samples)
+                .measurement_time(w.measure)
+                .sampling_mode(w.sampling);
+            // Built on the closure's first call (criterion calls it for
+            // every sample), so a filtered-out benchmark (`-- interp/`)
+            // builds and compiles nothing.
+            let mut prepared: Option<(Model, ArrayD<f32>, ArrayD<f32>)> = None;
+            group.bench_function(format!("{backend}/{}", w.name), |b| {
+                let (model, x, y) = prepared.get_or_insert_with(|| {
+                    let mut model = compiled(w.name, make());
+                    let (x, y) = synthetic_batch(&model, w.batch);
+                    // The first step at this batch size builds and caches the graph.
+                    model
+                        .train_on_batch(x.clone(), y.clone())
+                        .unwrap_or_else(|e| {
+                            panic!("warm-up step of `{}` on {backend}: {e}", w.name)
+                        });
+                    (model, x, y)
+                });
+                b.iter_batched(
+                    || (x.clone(), y.clone()),
+                    |(x, y)| {
+                        let logs = model.train_on_batch(x, y).unwrap_or_else(|e| {
+                            panic!("train step of `{}` on {backend}: {e}", w.name)
+                        });
+                        black_box(logs)
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
     }
     group.finish();
 }

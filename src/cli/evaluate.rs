@@ -9,7 +9,7 @@ use super::data::{absolute_spec, Part};
 use super::partition::{parse_scale, partition, prepare, recorded_in, Parts};
 use super::stdout::{line, outln};
 use super::Split;
-use crate::backend::Interpreter;
+use crate::backend::Backend;
 use crate::checkpoint::{self, RunSettings};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -23,6 +23,8 @@ pub struct Selection {
     /// The first N samples of the chosen part.
     pub limit: Option<usize>,
     pub passes: crate::compile::Passes,
+    /// What runs the checkpoint's graphs.
+    pub backend: Box<dyn Backend>,
 }
 
 /// The samples chosen, what to call them, and the index in their file(s)
@@ -37,7 +39,7 @@ pub fn eval(checkpoint: &Path, selection: Selection, batch_size: usize) -> Resul
     if batch_size == 0 {
         return Err(Error::Config("--batch-size must be positive".into()));
     }
-    let (mut model, chosen) = choose(checkpoint, &selection)?;
+    let (mut model, chosen) = choose(checkpoint, selection)?;
     let logs = model.evaluate(&chosen.data, batch_size)?;
     if !logs.loss.is_finite() {
         return Err(Error::Config(format!(
@@ -50,17 +52,17 @@ pub fn eval(checkpoint: &Path, selection: Selection, batch_size: usize) -> Resul
 }
 
 pub fn predict(checkpoint: &Path, selection: Selection) -> Result<()> {
-    let (mut model, chosen) = choose(checkpoint, &selection)?;
+    let (mut model, chosen) = choose(checkpoint, selection)?;
     let pred = model.predict(&chosen.data.x, 128)?;
     print_predictions(&pred, &chosen);
     Ok(())
 }
 
-fn choose(checkpoint: &Path, s: &Selection) -> Result<(Model, Chosen)> {
+fn choose(checkpoint: &Path, s: Selection) -> Result<(Model, Chosen)> {
     if s.limit == Some(0) {
         return Err(Error::Config("--limit must be positive".into()));
     }
-    let restored = checkpoint::load(checkpoint, Box::new(Interpreter))?;
+    let restored = checkpoint::load(checkpoint, s.backend)?;
     let mut model = restored.model;
     model.set_passes(s.passes);
     let mut recorded = restored.run;

@@ -1,7 +1,9 @@
-//! The `triceratops` command line: summary, compile, train, eval, predict.
+//! The `triceratops` command line: summary, compile, train, eval, predict, bench.
 
+mod bench;
 pub mod data;
 mod evaluate;
+pub mod memory;
 mod partition;
 mod progress;
 mod run;
@@ -34,9 +36,9 @@ pub enum Emit {
     Grad,
     /// The train step after the egg passes, and the pass report.
     Optimized,
-    /// The JIT's kernel plan (not built yet).
+    /// The JIT's kernel plan and memory plan for the optimized train step.
     Kernels,
-    /// The JIT's Cranelift IR (not built yet).
+    /// The Cranelift IR the JIT generates for the optimized train step.
     Clif,
     /// The train step as Graphviz.
     Dot,
@@ -46,7 +48,7 @@ pub enum Emit {
 pub enum BackendChoice {
     /// The reference ndarray interpreter.
     Interp,
-    /// The Cranelift JIT (not built yet).
+    /// The Cranelift JIT: the optimized graphs compiled to native code.
     Jit,
 }
 
@@ -195,8 +197,8 @@ pub enum Command {
         /// Seed of weights, shuffling and dropout [default: 0]
         #[arg(long)]
         seed: Option<u64>,
-        /// What runs the compiled graphs (the JIT is not built yet).
-        #[arg(long, value_enum, default_value = "interp")]
+        /// What runs the compiled graphs.
+        #[arg(long, value_enum, default_value = "jit")]
         backend: BackendChoice,
         /// Write loss and accuracy curves to this .svg or .png file (after training).
         #[arg(long)]
@@ -235,6 +237,9 @@ pub enum Command {
         /// Samples per batch.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
+        /// What runs the compiled graphs.
+        #[arg(long, value_enum, default_value = "jit")]
+        backend: BackendChoice,
         #[command(flatten)]
         passes: PassFlags,
     },
@@ -259,6 +264,32 @@ pub enum Command {
         /// Input scaling, as for train [default: the checkpoint's own]
         #[arg(long)]
         scale: Option<String>,
+        /// What runs the compiled graphs.
+        #[arg(long, value_enum, default_value = "jit")]
+        backend: BackendChoice,
+        #[command(flatten)]
+        passes: PassFlags,
+    },
+    /// Times the train step on the interpreter and on the JIT, side by side.
+    #[command(after_help = "Example:\n  \
+        triceratops bench --model mnist-mlp --steps 50\n\n\
+        For each backend (interp, then jit): the compile time (the train step built, passes \
+        run, and compiled by the backend), --warmup untimed steps (the first also compiles the \
+        model's own executable), then --steps timed steps of train_on_batch on a synthetic \
+        deterministic batch. Peak memory is the most heap memory in use above what was in use \
+        when that backend's measurement started.")]
+    Bench {
+        /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
+        #[arg(long)]
+        model: String,
+        #[command(flatten)]
+        recipe: Recipe,
+        /// Timed steps per backend.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Untimed steps per backend before the timed ones (at least 1).
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
         #[command(flatten)]
         passes: PassFlags,
     },

@@ -2,12 +2,16 @@
 
 use std::path::Path;
 
+use super::bench::{bench, BenchArgs};
 use super::evaluate::{eval, predict, Selection};
 use super::stdout;
 use super::train::{train, TrainArgs};
 use super::{BackendChoice, Cli, Command, ConventionChoice, Emit, Recipe};
-use crate::backend::{Backend, Interpreter};
-use crate::compile::{optimize, predict_step, train_step, CompileSpec, Passes};
+use crate::backend::jit::{clif_text, kernels_text, plan_graph};
+use crate::backend::{Backend, Interpreter, Jit};
+use crate::compile::{
+    optimize, predict_step, train_step, ArgRole, CompileSpec, CompiledGraph, Passes,
+};
 use crate::error::{Error, Result};
 use crate::ir::analysis::to_dot;
 use crate::ir::text::print;
@@ -16,6 +20,7 @@ use crate::keras::metrics::Metric;
 use crate::keras::optimizers::{Convention, Optimizer};
 use crate::keras::{json, Sequential};
 use crate::models::{builtin, Builtin, NAMES};
+use crate::state::StateLayout;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -68,10 +73,12 @@ pub fn run(cli: Cli) -> Result<()> {
             limit,
             scale,
             batch_size,
+            backend,
             passes,
         } => {
             let selection = Selection {
                 passes: passes.passes()?,
+                backend: backend_for(backend)?,
                 data,
                 split,
                 scale,
@@ -85,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
             split,
             count,
             scale,
+            backend,
             passes,
         } => {
             if count == 0 {
@@ -96,9 +104,25 @@ pub fn run(cli: Cli) -> Result<()> {
                 scale,
                 limit: Some(count),
                 passes: passes.passes()?,
+                backend: backend_for(backend)?,
             };
             predict(&checkpoint, selection)
         }
+        Command::Bench {
+            model,
+            recipe,
+            steps,
+            warmup,
+            passes,
+        } => bench(
+            &model,
+            &recipe,
+            BenchArgs {
+                steps,
+                warmup,
+                passes: passes.passes()?,
+            },
+        ),
     }
 }
 
@@ -128,12 +152,10 @@ fn resolve(spec: &str) -> Result<Resolved> {
     )))
 }
 
-fn backend_for(choice: BackendChoice) -> Result<Box<dyn Backend>> {
+pub(super) fn backend_for(choice: BackendChoice) -> Result<Box<dyn Backend>> {
     match choice {
         BackendChoice::Interp => Ok(Box::new(Interpreter)),
-        BackendChoice::Jit => Err(Error::Config(
-            "the JIT backend (Cranelift) is not built yet; use --backend interp".into(),
-        )),
+        BackendChoice::Jit => Ok(Box::new(Jit)),
     }
 }
 
@@ -228,15 +250,32 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<(
             format!("{}\n{report}", print(&optimized.graph))
         }
         Emit::Kernels | Emit::Clif => {
-            let stage = match emit {
-                Emit::Kernels => "kernels (the JIT's kernel plan)",
-                _ => "clif (the Cranelift JIT)",
-            };
-            return Err(Error::Config(format!(
-                "--emit {stage} is not built yet; available now: graph, grad, dot, optimized"
-            )));
+            // The graph `--emit optimized` prints, planned for the state
+            // the model would have; nothing runs.
+            let train = train_step(&s.model, &spec, s.batch_size)?.0;
+            let (optimized, _) = optimize(train, passes)?;
+            let layout = state_layout(&optimized)?;
+            let planned = plan_graph(optimized, &layout)?;
+            match emit {
+                Emit::Kernels => kernels_text(&planned),
+                _ => clif_text(&planned)?,
+            }
         }
     };
     stdout::text(format_args!("{text}"));
     Ok(())
+}
+
+/// The state layout a model compiled to `train` has: its state arguments
+/// in signature order, as `Model::new` lays them out.
+fn state_layout(train: &CompiledGraph) -> Result<StateLayout> {
+    StateLayout::new(
+        train
+            .signature
+            .state_args()
+            .filter_map(|(_, a)| match a.role {
+                ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
+                _ => None,
+            }),
+    )
 }
