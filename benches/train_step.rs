@@ -71,8 +71,11 @@ const WORKLOADS: [Workload; 3] = [
     },
 ];
 
+/// Makes a fresh backend for one workload.
+type MakeBackend = fn() -> Box<dyn Backend>;
+
 /// The backends, by the name in the benchmark id.
-fn backends() -> [(&'static str, fn() -> Box<dyn Backend>); 2] {
+fn backends() -> [(&'static str, MakeBackend); 2] {
     [
         ("interp", || Box::new(Interpreter)),
         ("jit", || Box::new(Jit)),

@@ -154,14 +154,6 @@ fn keras_json_with_an_unsupported_layer_is_an_error() {
 }
 
 #[test]
-fn jit_backend_is_not_built_yet() {
-    rejected(
-        &["train", "--model", "linreg", "--backend", "jit"],
-        &["JIT", "not built yet", "--backend interp"],
-    );
-}
-
-#[test]
 fn unknown_optimizer_and_loss_are_errors() {
     rejected(
         &["train", "--model", "linreg", "--optimizer", "adamax"],

@@ -103,12 +103,3 @@ fn compile_emit_dot_is_graphviz() {
     assert!(text.trim_end().ends_with('}'), "{text}");
 }
 
-#[test]
-fn compile_emit_of_unbuilt_stages_fails_cleanly() {
-    for stage in ["kernels", "clif"] {
-        rejected(
-            &["compile", "--model", "mnist-mlp", "--emit", stage],
-            &[&format!("--emit {stage}"), "not built yet"],
-        );
-    }
-}

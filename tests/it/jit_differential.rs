@@ -64,7 +64,7 @@ fn run(backend: &dyn Backend, g: &Graph, seed: u64) -> (Vec<ArrayD<f32>>, Vec<f3
     let mut store = StateStore::with_layout(Arc::clone(&layout));
     let inputs = random_inputs::<f32>(g, seed);
     let mut batch = Vec::new();
-    for (_, a) in c.signature.args.iter().enumerate() {
+    for a in &c.signature.args {
         let value = &inputs[&a.name];
         match a.role {
             ArgRole::State(_) => store.set(&a.name, &value.view()).unwrap(),

@@ -76,19 +76,23 @@ pub fn kernels_text(planned: &Planned) -> String {
 
 /// `--emit clif`: the CLIF of every generated function.
 pub fn clif_text(planned: &Planned) -> Result<String> {
-    let (_, clif) = generate(planned, true)?;
+    let native = generate(planned, true)?;
     let mut out = String::new();
-    for (name, text) in clif {
+    for (name, text) in native.clif {
         out.push_str(&format!(";; {name}\n{text}\n"));
     }
     Ok(out)
 }
 
-/// Native code for a plan, with the descriptors it points into.
-fn generate(
-    planned: &Planned,
-    keep_clif: bool,
-) -> Result<((Code, Descriptors), Vec<(String, String)>)> {
+/// Native code for a plan, the descriptors it points into (which must live
+/// as long as the code), and the CLIF text if it was asked for.
+struct Native {
+    code: Code,
+    descriptors: Descriptors,
+    clif: Vec<(String, String)>,
+}
+
+fn generate(planned: &Planned, keep_clif: bool) -> Result<Native> {
     let mut module = isa::module(isa::host_isa()?, &codegen::symbols());
     let descriptors = Descriptors::new(&planned.memory.kernels);
     let generated = codegen::generate(
@@ -102,7 +106,11 @@ fn generate(
         .finalize_definitions()
         .map_err(|e| Error::Jit(format!("finalizing code: {e}")))?;
     let entry = module.get_finalized_function(generated.entry);
-    Ok(((Code::new(module, entry), descriptors), generated.clif))
+    Ok(Native {
+        code: Code::new(module, entry),
+        descriptors,
+        clif: generated.clif,
+    })
 }
 
 /// A zeroed buffer of `len` floats, or an error naming what it was for.
@@ -130,7 +138,9 @@ impl Backend for Jit {
     ) -> Result<Box<dyn Executable>> {
         let planned = plan_graph(compiled, layout)?;
         let arena = allocate(planned.memory.arena_len, "arena")?;
-        let ((code, descriptors), _) = generate(&planned, false)?;
+        let Native {
+            code, descriptors, ..
+        } = generate(&planned, false)?;
         let outputs = planned
             .graph
             .outputs()
