@@ -102,4 +102,3 @@ fn compile_emit_dot_is_graphviz() {
     assert!(text.starts_with("digraph"), "{text}");
     assert!(text.trim_end().ends_with('}'), "{text}");
 }
-

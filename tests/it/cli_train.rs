@@ -97,12 +97,17 @@ fn train_linreg_has_loss_but_no_accuracy() {
 // ---------------------------------------------------------------- resume
 
 /// Trains 2 epochs in one run (A) and 1 + 1 epochs with a resume in between
-/// (B): every tensor and every metadata entry (model, compile settings, RNG
-/// position, epochs done, data settings) must be identical.
+/// (B), on the default backend (the JIT): every tensor and every metadata
+/// entry (model, compile settings, RNG position, epochs done, data
+/// settings) must be identical.
 fn assert_resume_is_exact(recipe: &[&str]) {
+    assert_resume_is_exact_on("jit", recipe);
+}
+
+fn assert_resume_is_exact_on(backend: &str, recipe: &[&str]) {
     let dir = TempDir::new().unwrap();
     let train = |epochs: &str, save: &str| {
-        let mut args = vec!["train"];
+        let mut args = vec!["train", "--backend", backend];
         args.extend_from_slice(recipe);
         args.extend_from_slice(&["--epochs", epochs, "--save", save]);
         ok_in(Some(dir.path()), &args)
@@ -121,6 +126,8 @@ fn assert_resume_is_exact(recipe: &[&str]) {
             "train",
             "--resume",
             "B.safetensors",
+            "--backend",
+            backend,
             "--epochs",
             "1",
             "--save",
@@ -163,6 +170,21 @@ fn resume_is_bit_identical_to_an_uninterrupted_run_mnist_mlp() {
         "--batch-size",
         "32",
     ]);
+}
+
+#[test]
+fn resume_is_bit_identical_on_the_interpreter_too() {
+    assert_resume_is_exact_on(
+        "interp",
+        &[
+            "--model",
+            "mnist-mlp",
+            "--limit",
+            "300",
+            "--batch-size",
+            "32",
+        ],
+    );
 }
 
 #[test]
