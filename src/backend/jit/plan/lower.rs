@@ -58,62 +58,21 @@ pub fn lower(graph: &Graph) -> Result<Lowered> {
                     results,
                 );
             }
+            // Movement ops are copies through strided reads (pad: writes).
             Op::Broadcast { dims: map, .. } => {
                 let input = broadcast_access(operands[0], shape_of(operands[0]), map, dims);
-                let body = vec![ScalarInstr::Input(0)];
-                push_map(
-                    graph,
-                    &mut kernels,
-                    dims,
-                    vec![input],
-                    body,
-                    vec![identity(id, dims)],
-                    vec![0],
-                );
+                push_copy(graph, &mut kernels, dims, input, identity(id, dims));
             }
             Op::Transpose { perm } => {
                 let from = contiguous_strides(shape_of(operands[0]));
-                let input = Access {
-                    value: operands[0],
-                    at: Strided {
-                        offset: 0,
-                        strides: perm.iter().map(|&p| from[p]).collect(),
-                    },
-                };
-                let body = vec![ScalarInstr::Input(0)];
-                push_map(
-                    graph,
-                    &mut kernels,
-                    dims,
-                    vec![input],
-                    body,
-                    vec![identity(id, dims)],
-                    vec![0],
-                );
+                let strides = perm.iter().map(|&p| from[p]).collect();
+                let input = strided(operands[0], 0, strides);
+                push_copy(graph, &mut kernels, dims, input, identity(id, dims));
             }
             Op::Slice { start, .. } => {
                 let from = contiguous_strides(shape_of(operands[0]));
-                let input = Access {
-                    value: operands[0],
-                    at: Strided {
-                        offset: start
-                            .iter()
-                            .zip(&from)
-                            .map(|(&s, &st)| s as isize * st)
-                            .sum(),
-                        strides: from,
-                    },
-                };
-                let body = vec![ScalarInstr::Input(0)];
-                push_map(
-                    graph,
-                    &mut kernels,
-                    dims,
-                    vec![input],
-                    body,
-                    vec![identity(id, dims)],
-                    vec![0],
-                );
+                let input = strided(operands[0], corner(start, &from), from);
+                push_copy(graph, &mut kernels, dims, input, identity(id, dims));
             }
             Op::Pad { low, .. } => {
                 kernels.push(Kernel::Fill {
@@ -122,23 +81,13 @@ pub fn lower(graph: &Graph) -> Result<Lowered> {
                 });
                 let inner = shape_of(operands[0]);
                 let to = contiguous_strides(dims);
-                let output = Access {
-                    value: id,
-                    at: Strided {
-                        offset: low.iter().zip(&to).map(|(&l, &st)| l as isize * st).sum(),
-                        strides: to,
-                    },
-                };
-                let input = identity(operands[0], inner);
-                let body = vec![ScalarInstr::Input(0)];
-                push_map(
+                let output = strided(id, corner(low, &to), to);
+                push_copy(
                     graph,
                     &mut kernels,
                     inner,
-                    vec![input],
-                    body,
-                    vec![output],
-                    vec![0],
+                    identity(operands[0], inner),
+                    output,
                 );
             }
             Op::ReduceSum { axes, .. } => {
@@ -228,6 +177,43 @@ fn fused_siblings(
             _ => None,
         })
         .collect()
+}
+
+/// `v` through `strides` from element `offset`.
+fn strided(v: ValueId, offset: isize, strides: Vec<isize>) -> Access {
+    Access {
+        value: v,
+        at: Strided { offset, strides },
+    }
+}
+
+/// The element offset of the box corner `start` under `strides`.
+fn corner(start: &[usize], strides: &[isize]) -> isize {
+    start
+        .iter()
+        .zip(strides)
+        .map(|(&s, &st)| s as isize * st)
+        .sum()
+}
+
+/// A map copying `input` to `output` over `dims`.
+fn push_copy(
+    graph: &Graph,
+    kernels: &mut Vec<Kernel>,
+    dims: &[usize],
+    input: Access,
+    output: Access,
+) {
+    let body = vec![ScalarInstr::Input(0)];
+    push_map(
+        graph,
+        kernels,
+        dims,
+        vec![input],
+        body,
+        vec![output],
+        vec![0],
+    );
 }
 
 /// `v` read at the iteration index itself (its shape is the iteration's).
