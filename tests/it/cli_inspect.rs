@@ -3,7 +3,7 @@
 //! CNN prints the same one as the built-in `seed-cnn`), `compile --emit`
 //! prints text that parses back, and stages not built yet fail cleanly.
 
-use crate::cli_support::{keras_fixture, ok, rejected, root};
+use crate::cli_support::{keras_fixture, ok, root};
 use triceratops::ir::text::{parse, print};
 
 // ---------------------------------------------------------------- summary
