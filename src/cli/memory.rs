@@ -37,6 +37,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         p
     }
 
+    // SAFETY: the `GlobalAlloc` contract, forwarded unchanged to the inner
+    // allocator; counting touches only atomics.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
         let p = unsafe { self.0.alloc_zeroed(layout) };
@@ -46,12 +48,16 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         p
     }
 
+    // SAFETY: the `GlobalAlloc` contract, forwarded unchanged to the inner
+    // allocator; counting touches only atomics.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.0.dealloc(ptr, layout) };
         shrink(layout.size());
     }
 
+    // SAFETY: the `GlobalAlloc` contract, forwarded unchanged to the inner
+    // allocator; counting touches only atomics.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
         let p = unsafe { self.0.realloc(ptr, layout, new_size) };

@@ -33,6 +33,8 @@ impl Code {
     /// and the layout before calling.
     ///
     /// [`Region::slot`]: super::plan::memory::Region::slot
+    // SAFETY: unsafe to call because the code trusts `bases` blindly; the
+    // invariant callers must keep is the `# Safety` section above.
     pub unsafe fn run(&self, bases: &[*mut f32]) -> bool {
         // SAFETY: `entry` was produced by this module for a function of
         // exactly this signature (codegen::entry_function), and the module

@@ -280,6 +280,7 @@ pub(crate) fn gemm_into(
     // `wrapping_add` of an in-bounds `start` stays in bounds), `dst` is a
     // unique borrow disjoint from the two shared ones, and
     // `Parallelism::None` keeps every access on this thread.
+    // SAFETY: (the invariant above) every offset is in bounds, dst is unique.
     unsafe {
         gemm::gemm(
             m,

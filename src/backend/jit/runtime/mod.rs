@@ -71,6 +71,7 @@ fn span(axes: [(usize, usize); 4]) -> usize {
 ///
 /// When `len > 0`, `p` is valid for reads of `len` elements, not written
 /// through any other pointer while the slice lives.
+// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` elements.
 unsafe fn slice<'a>(p: *const f32, len: usize) -> &'a [f32] {
     if len == 0 {
         return &[];
@@ -85,6 +86,8 @@ unsafe fn slice<'a>(p: *const f32, len: usize) -> &'a [f32] {
 ///
 /// When `len > 0`, `p` is valid for reads and writes of `len` elements and
 /// no other pointer accesses them while the slice lives.
+// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` elements,
+// exclusively.
 unsafe fn slice_mut<'a>(p: *mut f32, len: usize) -> &'a mut [f32] {
     if len == 0 {
         return &mut [];
