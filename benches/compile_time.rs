@@ -31,14 +31,14 @@ fn compile_time(c: &mut Criterion) {
     for name in NAMES {
         let b = builtin(name).unwrap().unwrap();
         let batch = b.batch_size;
-        let model = Model::new(b.model, b.optimizer, b.loss, &b.metrics, Box::new(Jit), 0)
+        let model = Model::new(b.model, b.optimizer, b.loss, &b.metrics, Box::new(Jit::default()), 0)
             .unwrap_or_else(|e| panic!("building `{name}`: {e}"));
         let layout = model.state().layout().clone();
         group.bench_function(format!("jit/{name}"), |bench| {
             bench.iter(|| {
                 let (train, _) = train_step(model.sequential(), model.spec(), batch)
                     .unwrap_or_else(|e| panic!("train step of `{name}`: {e}"));
-                let exe = Jit
+                let exe = Jit::default()
                     .compile(train, &layout)
                     .unwrap_or_else(|e| panic!("compiling `{name}` on the JIT: {e}"));
                 black_box(exe)

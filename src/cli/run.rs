@@ -155,7 +155,7 @@ fn resolve(spec: &str) -> Result<Resolved> {
 pub(super) fn backend_for(choice: BackendChoice) -> Result<Box<dyn Backend>> {
     match choice {
         BackendChoice::Interp => Ok(Box::new(Interpreter)),
-        BackendChoice::Jit => Ok(Box::new(Jit)),
+        BackendChoice::Jit => Ok(Box::new(Jit::default())),
     }
 }
 
@@ -255,7 +255,7 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<(
             let train = train_step(&s.model, &spec, s.batch_size)?.0;
             let (optimized, _) = optimize(train, passes)?;
             let layout = state_layout(&optimized)?;
-            let planned = plan_graph(optimized, &layout)?;
+            let planned = plan_graph(optimized, &layout, 1)?;
             match emit {
                 Emit::Kernels => kernels_text(&planned),
                 _ => clif_text(&planned)?,

@@ -11,7 +11,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use triceratops::backend::{Backend, Interpreter, Jit};
 
 /// Every backend meets the same contract.
-const BACKENDS: [&dyn Backend; 2] = [&Interpreter, &Jit];
+const BACKENDS: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
 use triceratops::compile::{
     updated_args, ArgRole, ArgSpec, CompiledGraph, OutputRole, OutputSpec, Signature,
 };
@@ -202,7 +202,7 @@ fn state_is_bound_once_by_name_kind_and_shape() {
                 backend.name()
             );
         }
-        Jit.compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout)
+        Jit::default().compile(CompiledGraph::new(g.clone(), sig.clone()).unwrap(), layout)
     };
     assert!(compile(&layout(&sig)).is_ok());
     let missing = Arc::new(StateLayout::new([("w".into(), StateKind::Param, [2].into())]).unwrap());

@@ -93,7 +93,7 @@ fn close(jit: f32, reference: f32) -> bool {
 
 fn assert_agree(g: &Graph, seed: u64) {
     let (want_out, want_state) = run(&Interpreter, g, seed);
-    let (got_out, got_state) = run(&Jit, g, seed);
+    let (got_out, got_state) = run(&Jit::default(), g, seed);
     for (i, (w, got)) in want_out.iter().zip(&got_out).enumerate() {
         assert_eq!(w.shape(), got.shape(), "output {i}");
         for (k, (&a, &b)) in got.iter().zip(w.iter()).enumerate() {
@@ -265,7 +265,7 @@ fn special_values_follow_the_interpreter() {
         exe.run(&views, &mut store).unwrap().outputs
     };
     let want = outputs(&Interpreter);
-    let got = outputs(&Jit);
+    let got = outputs(&Jit::default());
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {
         for (k, (a, b)) in g.iter().zip(w.iter()).enumerate() {
             // Bit for bit, except that any NaN matches any NaN.

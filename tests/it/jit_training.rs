@@ -58,7 +58,7 @@ fn mnist_accuracy(backend: Box<dyn Backend>, epochs: usize) -> Vec<f32> {
 
 #[test]
 fn mnist_mlp_on_the_jit_reaches_the_interpreters_accuracy() {
-    let jit = mnist_accuracy(Box::new(Jit), 2);
+    let jit = mnist_accuracy(Box::new(Jit::default()), 2);
     let interp = mnist_accuracy(Box::new(Interpreter), 2);
     let (j, i) = (*jit.last().unwrap(), *interp.last().unwrap());
     assert!(j >= 0.88, "JIT validation accuracy {jit:?}");
@@ -75,7 +75,7 @@ fn jit_model(optimizer: Optimizer, seed: u64) -> Model {
         optimizer,
         Loss::MeanSquaredError,
         &[],
-        Box::new(Jit),
+        Box::new(Jit::default()),
         seed,
     )
     .unwrap()
@@ -167,7 +167,7 @@ fn a_graph_too_large_for_memory_is_refused_by_the_jit() {
         (a.name.clone(), kind, a.ty.shape.clone())
     }))
     .unwrap();
-    let err = Jit
+    let err = Jit::default()
         .compile(compiled, &Arc::new(layout))
         .err()
         .expect("refused");

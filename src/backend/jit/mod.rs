@@ -26,9 +26,48 @@ use code::Code;
 use codegen::Descriptors;
 use plan::memory::{plan_memory, ArgPlace, Loc, MemoryPlan, Region};
 
-/// The JIT backend.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Jit;
+/// The JIT backend and its options.
+#[derive(Clone, Copy, Debug)]
+pub struct Jit {
+    /// Worker threads an executable may use (its own pool; 1 = the
+    /// calling thread only).
+    threads: usize,
+    /// Whether executables time each kernel (`bench --profile`).
+    profile: bool,
+}
+
+impl Default for Jit {
+    fn default() -> Jit {
+        Jit::new()
+    }
+}
+
+impl Jit {
+    /// One thread, no profiling: the reference configuration.
+    pub const fn new() -> Jit {
+        Jit {
+            threads: 1,
+            profile: false,
+        }
+    }
+
+    /// Executables that run on `threads` threads (at least 1).
+    pub fn with_threads(self, threads: usize) -> Jit {
+        Jit {
+            threads: threads.max(1),
+            ..self
+        }
+    }
+
+    /// Executables that time each kernel.
+    pub fn with_profile(self, profile: bool) -> Jit {
+        Jit { profile, ..self }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
 
 /// A graph's kernel and memory plans, before code generation.
 #[derive(Debug)]
@@ -39,8 +78,13 @@ pub struct Planned {
     pub memory: MemoryPlan,
 }
 
-/// Lowers `compiled` to kernels and places them for stores of `layout`.
-pub fn plan_graph(compiled: CompiledGraph, layout: &StateLayout) -> Result<Planned> {
+/// Lowers `compiled` to kernels for `threads` threads and places them for
+/// stores of `layout`.
+pub fn plan_graph(
+    compiled: CompiledGraph,
+    layout: &StateLayout,
+    threads: usize,
+) -> Result<Planned> {
     let CompiledGraph { graph, signature } = compiled;
     verify(&graph)?;
     signature.check(&graph)?;
@@ -59,7 +103,7 @@ pub fn plan_graph(compiled: CompiledGraph, layout: &StateLayout) -> Result<Plann
     let guard = signature
         .output(OutputRole::Finite)
         .map(|i| graph.outputs()[i].1);
-    let lowered = plan::lower(&graph)?;
+    let lowered = plan::lower(&graph, threads)?;
     let memory = plan_memory(&graph, lowered, &args, guard)?;
     Ok(Planned {
         graph,
@@ -136,7 +180,7 @@ impl Backend for Jit {
         compiled: CompiledGraph,
         layout: &Arc<StateLayout>,
     ) -> Result<Box<dyn Executable>> {
-        let planned = plan_graph(compiled, layout)?;
+        let planned = plan_graph(compiled, layout, self.threads)?;
         let arena = allocate(planned.memory.arena_len, "arena")?;
         let Native {
             code, descriptors, ..

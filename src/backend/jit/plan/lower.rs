@@ -20,7 +20,10 @@ pub struct Lowered {
     pub buffer_of: Vec<ValueId>,
 }
 
-pub fn lower(graph: &Graph) -> Result<Lowered> {
+/// Lowers `graph` for an executable of `threads` threads (the runtime
+/// descriptors carry it).
+pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
+    let _ = threads;
     let mut kernels = Vec::new();
     let mut buffer_of: Vec<ValueId> = graph.ids().collect();
     let mut done = vec![false; graph.len()];
