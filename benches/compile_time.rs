@@ -31,8 +31,15 @@ fn compile_time(c: &mut Criterion) {
     for name in NAMES {
         let b = builtin(name).unwrap().unwrap();
         let batch = b.batch_size;
-        let model = Model::new(b.model, b.optimizer, b.loss, &b.metrics, Box::new(Jit::default()), 0)
-            .unwrap_or_else(|e| panic!("building `{name}`: {e}"));
+        let model = Model::new(
+            b.model,
+            b.optimizer,
+            b.loss,
+            &b.metrics,
+            Box::new(Jit::new()),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("building `{name}`: {e}"));
         let layout = model.state().layout().clone();
         group.bench_function(format!("jit/{name}"), |bench| {
             bench.iter(|| {

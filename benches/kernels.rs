@@ -264,7 +264,8 @@ fn adam(c: &mut Criterion) {
             .collect();
         let views: Vec<ArrayViewD<f32>> = batch.iter().map(|a| a.view()).collect();
         group.throughput(Throughput::Elements(n as u64));
-        let backends: [(&str, &dyn Backend); 2] = [("jit", &Jit::default()), ("interp", &Interpreter)];
+        let backends: [(&str, &dyn Backend); 2] =
+            [("jit", &Jit::default()), ("interp", &Interpreter)];
         for (name, backend) in backends {
             let mut state = StateStore::with_layout(Arc::clone(&layout));
             let mut exe = backend.compile(compiled.clone(), &layout).unwrap();

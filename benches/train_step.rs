@@ -78,7 +78,7 @@ type MakeBackend = fn() -> Box<dyn Backend>;
 fn backends() -> [(&'static str, MakeBackend); 2] {
     [
         ("interp", || Box::new(Interpreter)),
-        ("jit", || Box::new(Jit::default())),
+        ("jit", || Box::new(Jit::new())),
     ]
 }
 

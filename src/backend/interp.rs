@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayViewD, CowArray, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 
-use super::{bind, check_run, Backend, Binding, Executable, RunOutput};
+use super::{bind, check_run, Backend, Binding, Executable};
 use crate::compile::{CompiledGraph, OutputRole, Signature};
 use crate::error::Result;
 use crate::ir::interp::evaluate_args;
@@ -25,6 +25,8 @@ struct Interpreted {
     updates: Vec<(usize, ValueId)>,
     /// The `finite` output's position, if the graph has a guard.
     guard: Option<usize>,
+    /// The last run's outputs.
+    outputs: Vec<ArrayD<f32>>,
 }
 
 impl Backend for Interpreter {
@@ -64,6 +66,7 @@ impl Backend for Interpreter {
             bindings,
             updates,
             guard,
+            outputs: Vec::new(),
         }))
     }
 }
@@ -73,7 +76,11 @@ impl Executable for Interpreted {
         &self.signature
     }
 
-    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput> {
+    fn outputs(&self) -> &[ArrayD<f32>] {
+        &self.outputs
+    }
+
+    fn run_in_place(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<bool> {
         check_run(&self.signature, &self.layout, batch, state)?;
         let args: Vec<ArrayViewD<f32>> = self
             .bindings
@@ -94,8 +101,9 @@ impl Executable for Interpreted {
         let committed = self
             .guard
             .is_none_or(|g| outputs[g].iter().all(|&f| f == 1.0));
+        self.outputs = outputs;
         if !committed {
-            return Ok(RunOutput { outputs, committed });
+            return Ok(false);
         }
         // Take the new values out of the evaluation (moving computed arrays,
         // copying only values that alias the state), then write them.
@@ -116,6 +124,6 @@ impl Executable for Interpreted {
         for (index, value) in new {
             state.view_mut_at(index).assign(&value);
         }
-        Ok(RunOutput { outputs, committed })
+        Ok(true)
     }
 }

@@ -37,8 +37,34 @@ pub trait Executable {
 
     /// Runs once on `batch` (one array per non-state argument, in signature
     /// order) and the state in `state`, which must have the layout the
-    /// executable was compiled for.
-    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput>;
+    /// executable was compiled for. Returns whether the updates were
+    /// written; the outputs stay in the executable ([`Executable::outputs`])
+    /// until the next run, so a JIT step allocates nothing.
+    fn run_in_place(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<bool>;
+
+    /// The outputs of the last run, in signature order.
+    fn outputs(&self) -> &[ArrayD<f32>];
+
+    /// [`Executable::run_in_place`], with the outputs copied out.
+    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput> {
+        let committed = self.run_in_place(batch, state)?;
+        Ok(RunOutput {
+            outputs: self.outputs().to_vec(),
+            committed,
+        })
+    }
+
+    /// Per-kernel times over the runs so far, for executables compiled to
+    /// keep them (the JIT's `with_profile`).
+    fn profile(&self) -> Option<jit::Profile> {
+        None
+    }
+
+    /// How long each phase of this executable's compilation took, in order
+    /// (empty for backends without phases).
+    fn compile_phases(&self) -> Vec<(&'static str, std::time::Duration)> {
+        Vec::new()
+    }
 }
 
 pub trait Backend {

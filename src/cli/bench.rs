@@ -21,8 +21,10 @@ use rand_chacha::ChaCha8Rng;
 use super::memory;
 use super::run::settings;
 use super::stdout::outln;
-use super::{BackendChoice, Recipe};
-use crate::compile::{self, Passes};
+use super::Recipe;
+use crate::backend::jit::Profile;
+use crate::backend::{Backend, Interpreter, Jit};
+use crate::compile::{self, CompileSpec, Passes};
 use crate::error::{Error, Result};
 use crate::keras::losses::Loss;
 use crate::keras::Sequential;
@@ -32,28 +34,66 @@ use crate::train::Model;
 pub struct BenchArgs {
     pub steps: usize,
     pub warmup: usize,
+    /// Threads of the multi-threaded JIT column.
+    pub threads: usize,
+    /// Print the per-kernel breakdown of the JIT's step.
+    pub profile: bool,
     pub passes: Passes,
 }
 
-/// One backend's measurements.
+/// One measured configuration: a backend and its thread count.
+#[derive(Clone, Copy)]
+struct Config {
+    /// 0 for the interpreter.
+    threads: usize,
+}
+
+impl Config {
+    fn name(self) -> String {
+        match self.threads {
+            0 => "interp".into(),
+            n => format!("jit x{n}"),
+        }
+    }
+
+    fn backend(self, profile: bool) -> Box<dyn Backend> {
+        match self.threads {
+            0 => Box::new(Interpreter),
+            n => Box::new(Jit::new().with_threads(n).with_profile(profile)),
+        }
+    }
+}
+
+/// One configuration's measurements.
 struct Measured {
-    name: &'static str,
-    compile: Duration,
+    name: String,
+    /// Compile phases in order (graph, passes, then the backend's own).
+    phases: Vec<(&'static str, Duration)>,
     /// Each timed step, sorted.
     steps: Vec<Duration>,
-    /// Heap bytes above the baseline at the backend's start; `None` when
-    /// the counting allocator is not installed.
+    /// Heap bytes above the baseline at the configuration's start; `None`
+    /// when the counting allocator is not installed.
     peak: Option<usize>,
+    /// Heap allocations per timed step (same condition).
+    allocations: Option<f64>,
 }
 
 impl Measured {
+    fn compile(&self) -> Duration {
+        self.phases.iter().map(|(_, d)| *d).sum()
+    }
+
     fn median(&self) -> Duration {
-        let n = self.steps.len();
-        if n % 2 == 1 {
-            self.steps[n / 2]
-        } else {
-            (self.steps[n / 2 - 1] + self.steps[n / 2]) / 2
-        }
+        median(&self.steps)
+    }
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 }
 
@@ -85,95 +125,194 @@ pub fn bench(model: &str, recipe: &Recipe, args: BenchArgs) -> Result<()> {
         args.warmup,
         args.steps,
     );
-    let mut results = Vec::new();
-    for choice in [BackendChoice::Interp, BackendChoice::Jit] {
-        let baseline = memory::reset_peak();
+    let mut configs = vec![Config { threads: 0 }, Config { threads: 1 }];
+    if args.threads > 1 {
+        configs.push(Config {
+            threads: args.threads,
+        });
+    }
+    let new_model = |config: Config, profile: bool| -> Result<Model> {
         let mut m = Model::new(
             s.model.clone(),
             s.optimizer,
             s.loss,
             &s.metrics,
-            super::run::backend_for(choice)?,
+            config.backend(profile),
             0,
         )?;
         m.set_passes(args.passes);
-        let name = m.backend_name();
+        Ok(m)
+    };
+    let mut results = Vec::new();
+    for &config in &configs {
+        let baseline = memory::reset_peak();
+        let mut m = new_model(config, false)?;
+        let name = config.name();
         let failed = |what: &str, e: Error| Error::Config(format!("{name}: {what}: {e}"));
-
-        let start = Instant::now();
-        let train = compile::train_step(m.sequential(), m.spec(), s.batch_size)
-            .map_err(|e| failed("building the train step", e))?
-            .0;
-        let exe = super::run::backend_for(choice)?
-            .compile(train, m.state().layout())
+        let phases = compile_phases(&m, config, args.passes, s.batch_size)
             .map_err(|e| failed("compiling the train step", e))?;
-        let compile = start.elapsed();
-        drop(exe);
-
         for i in 0..args.warmup {
             m.train_on_batch(x.clone(), y.clone())
                 .map_err(|e| failed(&format!("warm-up step {}", i + 1), e))?;
         }
         let mut steps = Vec::with_capacity(args.steps);
+        let mut allocations = 0;
         for i in 0..args.steps {
             let (x, y) = (x.clone(), y.clone());
+            let before = memory::allocations();
             let start = Instant::now();
             let logs = m.train_on_batch(x, y);
             steps.push(start.elapsed());
+            allocations += memory::allocations() - before;
             logs.map_err(|e| failed(&format!("timed step {}", i + 1), e))?;
         }
         steps.sort();
         drop(m);
-        let peak = memory::counting().then(|| memory::peak_bytes().saturating_sub(baseline));
+        let counting = memory::counting();
         results.push(Measured {
             name,
-            compile,
+            phases,
             steps,
-            peak,
+            peak: counting.then(|| memory::peak_bytes().saturating_sub(baseline)),
+            allocations: counting.then(|| allocations as f64 / args.steps as f64),
         });
     }
     print_table(&results, s.batch_size);
+    if args.profile {
+        let mut profiles = Vec::new();
+        for &config in configs.iter().filter(|c| c.threads > 0) {
+            let mut m = new_model(config, true)?;
+            for _ in 0..args.warmup + args.steps {
+                m.train_on_batch(x.clone(), y.clone())?;
+            }
+            let profile = m
+                .train_profile(s.batch_size)
+                .expect("a profiled JIT keeps its kernel times");
+            profiles.push((config.name(), profile));
+        }
+        print_profile(&profiles);
+    }
     Ok(())
+}
+
+/// The compile phases of the train step on `config`, as `Model` compiles
+/// it on a batch size's first step: the graph built, the passes run, then
+/// the backend's own phases (the JIT's plan, codegen and link). The
+/// executable is dropped; the model compiles its own on its first step.
+fn compile_phases(
+    m: &Model,
+    config: Config,
+    passes: Passes,
+    batch: usize,
+) -> Result<Vec<(&'static str, Duration)>> {
+    let spec = CompileSpec {
+        passes: Passes::None,
+        ..m.spec().clone()
+    };
+    let start = Instant::now();
+    let train = compile::train_step(m.sequential(), &spec, batch)?.0;
+    let graph = start.elapsed();
+    let start = Instant::now();
+    let (optimized, _) = compile::optimize(train, passes)?;
+    let passes_time = start.elapsed();
+    let start = Instant::now();
+    let exe = config
+        .backend(false)
+        .compile(optimized, m.state().layout())?;
+    let backend = start.elapsed();
+    let mut phases = vec![("graph", graph), ("passes", passes_time)];
+    let own = exe.compile_phases();
+    let accounted: Duration = own.iter().map(|(_, d)| *d).sum();
+    phases.extend(own);
+    // Whatever the backend did outside its named phases (allocating the
+    // arena, starting threads; all of compiling for the interpreter).
+    phases.push(("other", backend.saturating_sub(accounted)));
+    Ok(phases)
 }
 
 fn print_table(results: &[Measured], batch: usize) {
     let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
-    let rows: Vec<(&str, Vec<String>)> = vec![
-        ("", results.iter().map(|r| r.name.to_string()).collect()),
+    let mut rows: Vec<(String, Vec<String>)> = vec![
         (
-            "compile (ms)",
-            results.iter().map(|r| ms(r.compile)).collect(),
+            String::new(),
+            results.iter().map(|r| r.name.clone()).collect(),
         ),
         (
-            "step median (ms)",
+            "compile (ms)".into(),
+            results.iter().map(|r| ms(r.compile())).collect(),
+        ),
+    ];
+    // Phase rows in the order of the configuration with the most phases.
+    let phases = results
+        .iter()
+        .max_by_key(|r| r.phases.len())
+        .map_or(&[][..], |r| &r.phases[..]);
+    for (phase, _) in phases {
+        let cells = results
+            .iter()
+            .map(|r| {
+                r.phases
+                    .iter()
+                    .find(|(p, _)| p == phase)
+                    .map_or("-".into(), |(_, d)| ms(*d))
+            })
+            .collect();
+        rows.push((format!("  {phase}"), cells));
+    }
+    rows.extend([
+        (
+            "step median (ms)".into(),
             results.iter().map(|r| ms(r.median())).collect(),
         ),
         (
-            "step min (ms)",
+            "step min (ms)".into(),
             results.iter().map(|r| ms(r.steps[0])).collect(),
         ),
         (
-            "step max (ms)",
+            "step max (ms)".into(),
             results
                 .iter()
                 .map(|r| ms(*r.steps.last().expect("steps > 0")))
                 .collect(),
         ),
         (
-            "samples/s",
+            "samples/s".into(),
             results
                 .iter()
                 .map(|r| format!("{:.0}", batch as f64 / r.median().as_secs_f64()))
                 .collect(),
         ),
         (
-            "peak memory",
+            "peak memory".into(),
             results
                 .iter()
                 .map(|r| r.peak.map_or("not measured".into(), human_bytes))
                 .collect(),
         ),
-    ];
+        (
+            "allocations/step".into(),
+            results
+                .iter()
+                .map(|r| {
+                    r.allocations
+                        .map_or("not measured".into(), |a| format!("{a:.1}"))
+                })
+                .collect(),
+        ),
+    ]);
+    print_rows(&rows);
+    let interp = results[0].median().as_secs_f64();
+    for r in &results[1..] {
+        outln!(
+            "speed-up of {} over interp: {:.1}x",
+            r.name,
+            interp / r.median().as_secs_f64()
+        );
+    }
+}
+
+/// Rows of a label and right-aligned cells.
+fn print_rows(rows: &[(String, Vec<String>)]) {
     let label = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let width = rows
         .iter()
@@ -181,16 +320,75 @@ fn print_table(results: &[Measured], batch: usize) {
         .max()
         .unwrap_or(0)
         .max(8);
-    for (l, cells) in &rows {
+    for (l, cells) in rows {
         let mut line = format!("{l:<label$}");
         for c in cells {
             line.push_str(&format!("  {c:>width$}"));
         }
         outln!("{}", line.trim_end());
     }
-    if let [interp, jit] = results {
-        let speedup = interp.median().as_secs_f64() / jit.median().as_secs_f64();
-        outln!("speed-up: {speedup:.1}x");
+}
+
+/// Per kernel (slowest of the last configuration first): time per step,
+/// rate and share of the step, for each profiled configuration.
+fn print_profile(profiles: &[(String, Profile)]) {
+    let Some((_, last)) = profiles.last() else {
+        return;
+    };
+    let mut order: Vec<usize> = (0..last.kernels.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(last.per_run(k)));
+    outln!("");
+    outln!(
+        "kernel profile: time per step from the compiled step's own per-kernel timers, median of {} runs",
+        last.runs()
+    );
+    let mut header = vec!["kernel".to_string()];
+    for (name, _) in profiles {
+        header.extend([
+            format!("{name} ms"),
+            format!("{name} rate"),
+            format!("{name} share"),
+        ]);
+    }
+    let mut rows = vec![header];
+    let cells = |p: &Profile, k: usize| -> Vec<String> {
+        let t = p.per_run(k).as_secs_f64();
+        let kt = &p.kernels[k];
+        let rate = if t == 0.0 {
+            "-".into()
+        } else if kt.flops > 0.0 {
+            format!("{:.1} GFLOP/s", kt.flops / t / 1e9)
+        } else {
+            format!("{:.1} GB/s", kt.bytes / t / 1e9)
+        };
+        let share = 100.0 * t / p.step().as_secs_f64().max(f64::MIN_POSITIVE);
+        vec![format!("{:.3}", t * 1e3), rate, format!("{share:.1}%")]
+    };
+    for &k in &order {
+        let mut row = vec![last.kernels[k].label.clone()];
+        for (_, p) in profiles {
+            row.extend(cells(p, k));
+        }
+        rows.push(row);
+    }
+    let mut total = vec!["all kernels".to_string()];
+    for (_, p) in profiles {
+        total.extend([
+            format!("{:.3}", p.step().as_secs_f64() * 1e3),
+            String::new(),
+            "100%".into(),
+        ]);
+    }
+    rows.push(total);
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = format!("{:<w$}", r[0], w = widths[0]);
+        for (c, cell) in r.iter().enumerate().skip(1) {
+            line.push_str(&format!("  {cell:>w$}", w = widths[c]));
+        }
+        outln!("{}", line.trim_end());
     }
 }
 

@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// A global allocator counting the heap bytes in use through `A`.
 pub struct Counting<A>(pub A);
 
 fn grow(bytes: usize) {
+    ALLOCATIONS.fetch_add(1, Relaxed);
     let now = CURRENT.fetch_add(bytes, Relaxed).wrapping_add(bytes);
     PEAK.fetch_max(now, Relaxed);
 }
@@ -94,4 +96,9 @@ pub fn reset_peak() -> usize {
 /// The most heap bytes in use since the last [`reset_peak`] (or the start).
 pub fn peak_bytes() -> usize {
     PEAK.load(Relaxed)
+}
+
+/// Allocations (and growing reallocations) since the program started.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(Relaxed)
 }

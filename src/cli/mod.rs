@@ -61,6 +61,28 @@ pub enum PassesChoice {
     None,
 }
 
+/// What runs the compiled graphs: shared by train, eval and predict.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct BackendFlags {
+    /// What runs the compiled graphs.
+    #[arg(long, value_enum, default_value = "jit")]
+    pub backend: BackendChoice,
+    /// Threads for the JIT's contractions, pooling and large elementwise
+    /// kernels (results are identical for any count) [default: the cores
+    /// available to this process]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The threads the JIT uses: `--threads`, else every available core.
+pub fn threads(flag: Option<usize>) -> crate::Result<usize> {
+    match flag {
+        Some(0) => Err(crate::Error::Config("--threads must be at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 /// The optimization flags shared by compile, train, eval and predict.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct PassFlags {
@@ -158,8 +180,8 @@ pub enum Command {
         triceratops train --model seed-cnn --epochs 3 --save cnn.safetensors --plot cnn.png\n  \
         triceratops train --resume cnn.safetensors --epochs 2\n\n\
         With --resume, only --lr, --batch-size, --epochs, --data, --save, --plot and --backend \
-        may be given; the run saves back to the checkpoint it resumed from unless --save says \
-        elsewhere.")]
+        (with --threads) may be given; the run saves back to the checkpoint it resumed from \
+        unless --save says elsewhere.")]
     #[command(
         override_usage = "triceratops train --model <MODEL> [OPTIONS]\n       \
         triceratops train --resume <CHECKPOINT> [OPTIONS]"
@@ -197,9 +219,8 @@ pub enum Command {
         /// Seed of weights, shuffling and dropout [default: 0]
         #[arg(long)]
         seed: Option<u64>,
-        /// What runs the compiled graphs.
-        #[arg(long, value_enum, default_value = "jit")]
-        backend: BackendChoice,
+        #[command(flatten)]
+        backend: BackendFlags,
         /// Write loss and accuracy curves to this .svg or .png file (after training).
         #[arg(long)]
         plot: Option<PathBuf>,
@@ -237,9 +258,8 @@ pub enum Command {
         /// Samples per batch.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
-        /// What runs the compiled graphs.
-        #[arg(long, value_enum, default_value = "jit")]
-        backend: BackendChoice,
+        #[command(flatten)]
+        backend: BackendFlags,
         #[command(flatten)]
         passes: PassFlags,
     },
@@ -264,9 +284,8 @@ pub enum Command {
         /// Input scaling, as for train [default: the checkpoint's own]
         #[arg(long)]
         scale: Option<String>,
-        /// What runs the compiled graphs.
-        #[arg(long, value_enum, default_value = "jit")]
-        backend: BackendChoice,
+        #[command(flatten)]
+        backend: BackendFlags,
         #[command(flatten)]
         passes: PassFlags,
     },
@@ -290,6 +309,14 @@ pub enum Command {
         /// Untimed steps per backend before the timed ones (at least 1).
         #[arg(long, default_value_t = 3)]
         warmup: usize,
+        /// Threads of the multi-threaded JIT column (a one-thread JIT column is always
+        /// measured too) [default: the cores available to this process]
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also time every kernel of the JIT's step (its own per-kernel timers) and print
+        /// the breakdown: ms, GFLOP/s or GB/s, and share of the step.
+        #[arg(long)]
+        profile: bool,
         #[command(flatten)]
         passes: PassFlags,
     },

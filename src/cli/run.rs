@@ -6,7 +6,7 @@ use super::bench::{bench, BenchArgs};
 use super::evaluate::{eval, predict, Selection};
 use super::stdout;
 use super::train::{train, TrainArgs};
-use super::{BackendChoice, Cli, Command, ConventionChoice, Emit, Recipe};
+use super::{BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, Recipe};
 use crate::backend::jit::{clif_text, kernels_text, plan_graph};
 use crate::backend::{Backend, Interpreter, Jit};
 use crate::compile::{
@@ -113,6 +113,8 @@ pub fn run(cli: Cli) -> Result<()> {
             recipe,
             steps,
             warmup,
+            threads,
+            profile,
             passes,
         } => bench(
             &model,
@@ -120,6 +122,8 @@ pub fn run(cli: Cli) -> Result<()> {
             BenchArgs {
                 steps,
                 warmup,
+                threads: super::threads(threads)?,
+                profile,
                 passes: passes.passes()?,
             },
         ),
@@ -152,10 +156,11 @@ fn resolve(spec: &str) -> Result<Resolved> {
     )))
 }
 
-pub(super) fn backend_for(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    match choice {
+pub(super) fn backend_for(flags: BackendFlags) -> Result<Box<dyn Backend>> {
+    let threads = super::threads(flags.threads)?;
+    match flags.backend {
         BackendChoice::Interp => Ok(Box::new(Interpreter)),
-        BackendChoice::Jit => Ok(Box::new(Jit::default())),
+        BackendChoice::Jit => Ok(Box::new(Jit::new().with_threads(threads))),
     }
 }
 

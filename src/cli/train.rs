@@ -222,7 +222,7 @@ fn resume(
             "{flag} cannot be given with --resume: the checkpoint fixes the model, optimizer, \
              loss, random state and which samples train and which validate; only --lr, \
              --batch-size, --epochs, --data (with --scale for new data), --save, --plot and \
-             --backend may be given"
+             --backend (with --threads) may be given"
         )));
     }
     let restored = checkpoint::load(path, backend)?;

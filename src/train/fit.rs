@@ -103,8 +103,11 @@ impl Model {
             let rows = Slice::from(start..end);
             let x = data.x.slice_axis(Axis(0), rows);
             let y = data.y.slice_axis(Axis(0), rows);
-            let out = self.run(StepKind::Eval, x, Some(y))?;
-            let logs = self.logs(self.signature(StepKind::Eval, end - start), &out.outputs);
+            self.run(StepKind::Eval, x, Some(y))?;
+            let logs = self.logs(
+                self.signature(StepKind::Eval, end - start),
+                self.outputs(StepKind::Eval, end - start),
+            );
             mean.add(end - start, logs.loss, &logs.metrics);
         }
         Ok(mean.logs())
@@ -118,12 +121,12 @@ impl Model {
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
             let rows = x.slice_axis(Axis(0), Slice::from(start..end));
-            let mut out = self.run(StepKind::Predict, rows, None)?;
+            self.run(StepKind::Predict, rows, None)?;
             let pos = self
                 .signature(StepKind::Predict, end - start)
                 .output(OutputRole::Prediction)
                 .expect("the predict graph's output");
-            parts.push(out.outputs.swap_remove(pos));
+            parts.push(self.outputs(StepKind::Predict, end - start)[pos].clone());
         }
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         Ok(ndarray::concatenate(Axis(0), &views).expect("batches share their trailing shape"))

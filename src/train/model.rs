@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::history::Logs;
-use crate::backend::{Backend, Executable, Interpreter, RunOutput};
+use crate::backend::{Backend, Executable, Interpreter};
 use crate::compile::{self, ArgRole, CompileSpec, OutputRole, Signature};
 use crate::error::{Divergence, Error, Result};
 use crate::keras::losses::Loss;
@@ -170,6 +170,14 @@ impl Model {
         self.spec.optimizer = self.spec.optimizer.with_learning_rate(lr);
     }
 
+    /// Per-kernel times of the train step at `batch`, if its executable
+    /// keeps them (a JIT compiled `with_profile`).
+    pub fn train_profile(&self, batch: usize) -> Option<crate::backend::jit::Profile> {
+        self.executables
+            .get(&(StepKind::Train, batch))
+            .and_then(|e| e.profile())
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }
@@ -256,7 +264,7 @@ impl Model {
         kind: StepKind,
         x: ArrayViewD<f32>,
         y: Option<ArrayViewD<f32>>,
-    ) -> Result<RunOutput> {
+    ) -> Result<bool> {
         let batch = x.shape()[0];
         self.executable(kind, batch)?;
         let exe = self
@@ -303,7 +311,12 @@ impl Model {
                 ArgRole::State(_) => unreachable!("batch_args excludes state"),
             });
         }
-        exe.run(&inputs, &mut self.state)
+        exe.run_in_place(&inputs, &mut self.state)
+    }
+
+    /// The outputs of the last run of the executable for `kind` at `batch`.
+    pub(super) fn outputs(&self, kind: StepKind, batch: usize) -> &[ArrayD<f32>] {
+        self.executables[&(kind, batch)].outputs()
     }
 
     /// The signature of a compiled executable.
@@ -346,9 +359,13 @@ impl Model {
         step: usize,
     ) -> Result<Logs> {
         self.check_data(x, Some(y))?;
-        let out = self.run(StepKind::Train, x.view(), Some(y.view()))?;
-        let logs = self.logs(self.signature(StepKind::Train, x.shape()[0]), &out.outputs);
-        if !out.committed {
+        let committed = self.run(StepKind::Train, x.view(), Some(y.view()))?;
+        let batch = x.shape()[0];
+        let logs = self.logs(
+            self.signature(StepKind::Train, batch),
+            self.outputs(StepKind::Train, batch),
+        );
+        if !committed {
             // The step was not applied. A state that is already non-finite
             // (an earlier update overflowed with finite gradients) is what
             // the caller must know about first: retrying from it is futile.

@@ -50,7 +50,7 @@ fn check(model_name: &str, batch_size: usize) {
                 Model::new(model, optimizer, loss, &metrics, backend, 3).unwrap()
             };
             let mut reference = build(Box::new(Interpreter));
-            let mut jit = build(Box::new(Jit::default()));
+            let mut jit = build(Box::new(Jit::new()));
             let (x, y) = batch(&reference, batch_size);
             for step in 0..3 {
                 let want = reference.train_on_batch(x.clone(), y.clone()).unwrap();

@@ -58,7 +58,7 @@ fn mnist_accuracy(backend: Box<dyn Backend>, epochs: usize) -> Vec<f32> {
 
 #[test]
 fn mnist_mlp_on_the_jit_reaches_the_interpreters_accuracy() {
-    let jit = mnist_accuracy(Box::new(Jit::default()), 2);
+    let jit = mnist_accuracy(Box::new(Jit::new()), 2);
     let interp = mnist_accuracy(Box::new(Interpreter), 2);
     let (j, i) = (*jit.last().unwrap(), *interp.last().unwrap());
     assert!(j >= 0.88, "JIT validation accuracy {jit:?}");
@@ -75,7 +75,7 @@ fn jit_model(optimizer: Optimizer, seed: u64) -> Model {
         optimizer,
         Loss::MeanSquaredError,
         &[],
-        Box::new(Jit::default()),
+        Box::new(Jit::new()),
         seed,
     )
     .unwrap()

@@ -8,23 +8,26 @@ mod code;
 pub mod codegen;
 pub mod isa;
 pub mod plan;
+pub mod profile;
 pub mod runtime;
 pub mod vmath;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use super::{bind, check_run, Backend, Binding, Executable, RunOutput};
+use super::{bind, check_run, Backend, Binding, Executable};
 use crate::compile::{CompiledGraph, OutputRole, Signature};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, ValueId};
 use crate::state::{StateLayout, StateStore};
 
-use code::Code;
+use code::{Code, Entries};
 use codegen::Descriptors;
 use plan::memory::{plan_memory, ArgPlace, Loc, MemoryPlan, Region};
+pub use profile::{KernelTime, Profile};
 
 /// The JIT backend and its options.
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +123,7 @@ pub fn kernels_text(planned: &Planned) -> String {
 
 /// `--emit clif`: the CLIF of every generated function.
 pub fn clif_text(planned: &Planned) -> Result<String> {
-    let native = generate(planned, true)?;
+    let native = generate(planned, 1, true)?;
     let mut out = String::new();
     for (name, text) in native.clif {
         out.push_str(&format!(";; {name}\n{text}\n"));
@@ -129,14 +132,18 @@ pub fn clif_text(planned: &Planned) -> Result<String> {
 }
 
 /// Native code for a plan, the descriptors it points into (which must live
-/// as long as the code), and the CLIF text if it was asked for.
+/// as long as the code), the CLIF text if it was asked for, and how long
+/// code generation and linking took.
 struct Native {
     code: Code,
     descriptors: Descriptors,
     clif: Vec<(String, String)>,
+    codegen: Duration,
+    link: Duration,
 }
 
-fn generate(planned: &Planned, keep_clif: bool) -> Result<Native> {
+fn generate(planned: &Planned, threads: usize, keep_clif: bool) -> Result<Native> {
+    let start = Instant::now();
     let mut module = isa::module(isa::host_isa()?, &codegen::symbols());
     let descriptors = Descriptors::new(&planned.memory.kernels);
     let generated = codegen::generate(
@@ -144,16 +151,35 @@ fn generate(planned: &Planned, keep_clif: bool) -> Result<Native> {
         &planned.graph,
         &planned.memory,
         &descriptors,
+        threads,
         keep_clif,
     )?;
+    let codegen = start.elapsed();
+    let start = Instant::now();
     module
         .finalize_definitions()
         .map_err(|e| Error::Jit(format!("finalizing code: {e}")))?;
-    let entry = module.get_finalized_function(generated.entry);
+    let entries = Entries {
+        kernels: generated
+            .kernels
+            .iter()
+            .map(|pieces| {
+                pieces
+                    .iter()
+                    .map(|&id| module.get_finalized_function(id))
+                    .collect()
+            })
+            .collect(),
+        guard: generated.guard.map(|id| module.get_finalized_function(id)),
+        commit_at: planned.memory.commit_at,
+    };
+    let link = start.elapsed();
     Ok(Native {
-        code: Code::new(module, entry),
+        code: Code::new(module, entries),
         descriptors,
         clif: generated.clif,
+        codegen,
+        link,
     })
 }
 
@@ -180,28 +206,59 @@ impl Backend for Jit {
         compiled: CompiledGraph,
         layout: &Arc<StateLayout>,
     ) -> Result<Box<dyn Executable>> {
+        let start = Instant::now();
         let planned = plan_graph(compiled, layout, self.threads)?;
+        let plan = start.elapsed();
         let arena = allocate(planned.memory.arena_len, "arena")?;
         let Native {
-            code, descriptors, ..
-        } = generate(&planned, false)?;
-        let outputs = planned
+            code,
+            descriptors,
+            codegen,
+            link,
+            ..
+        } = generate(&planned, self.threads, false)?;
+        let pool = if self.threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .thread_name(|i| format!("triceratops-jit-{i}"))
+                .build()
+                .map_err(|e| Error::Jit(format!("starting {} threads: {e}", self.threads)))?;
+            Some(pool)
+        } else {
+            None
+        };
+        let (output_locs, outputs) = planned
             .graph
             .outputs()
             .iter()
             .map(|&(_, v)| {
                 let loc = planned.memory.locs[v.index()].expect("outputs are placed");
-                (loc, planned.graph.shape(v).dims().to_vec())
+                (loc, ArrayD::zeros(IxDyn(planned.graph.shape(v).dims())))
             })
-            .collect();
+            .unzip();
+        let profile = self.profile.then(|| Profile {
+            kernels: profile::describe(&planned.graph, &planned.memory.kernels),
+        });
+        let batch_args = planned
+            .bindings
+            .iter()
+            .filter(|b| matches!(b, Binding::Batch(_)))
+            .count();
         Ok(Box::new(Compiled {
             code,
             _descriptors: descriptors,
+            pool,
             arena,
             consts: planned.memory.consts.clone(),
+            output_locs,
             outputs,
             signature: planned.signature,
             layout: Arc::clone(layout),
+            bases: Vec::with_capacity(3 + batch_args),
+            copies: vec![Vec::new(); batch_args],
+            profile,
+            timers: vec![Duration::ZERO; planned.memory.kernels.len()],
+            phases: vec![("plan", plan), ("codegen", codegen), ("link", link)],
         }))
     }
 }
@@ -212,11 +269,50 @@ struct Compiled {
     code: Code,
     /// Read by the code through addresses embedded in it.
     _descriptors: Descriptors,
+    /// The executable's own threads (`threads > 1`), alive as long as it.
+    pool: Option<rayon::ThreadPool>,
     arena: Vec<f32>,
     consts: Vec<f32>,
-    outputs: Vec<(Loc, Vec<usize>)>,
+    /// Where each output is, and its array (rewritten by every run).
+    output_locs: Vec<Loc>,
+    outputs: Vec<ArrayD<f32>>,
     signature: Signature,
     layout: Arc<StateLayout>,
+    /// The base-pointer table, refilled each run (its capacity is kept).
+    bases: Vec<*mut f32>,
+    /// Contiguous copies of batch arrays that arrive strided.
+    copies: Vec<Vec<f32>>,
+    /// Per-kernel times, when compiled with profiling.
+    profile: Option<Profile>,
+    /// Scratch for one run's kernel times.
+    timers: Vec<Duration>,
+    /// How long each compile phase took.
+    phases: Vec<(&'static str, Duration)>,
+}
+
+impl Compiled {
+    /// Copies the outputs that live in the state region (`early`, before
+    /// the code runs) or elsewhere (after it) into their arrays.
+    fn read_outputs(&mut self, batch: &[ArrayViewD<f32>], state: &StateStore, early: bool) {
+        for (out, loc) in self.outputs.iter_mut().zip(&self.output_locs) {
+            if (loc.region == Region::State) != early {
+                continue;
+            }
+            let n = out.len();
+            let data = match loc.region {
+                Region::Arena => &self.arena[loc.offset..loc.offset + n],
+                Region::State => &state.as_slice()[loc.offset..loc.offset + n],
+                Region::Const => &self.consts[loc.offset..loc.offset + n],
+                Region::Batch(k) => match batch[k].as_slice() {
+                    Some(s) => &s[..n],
+                    None => &self.copies[k][..n],
+                },
+            };
+            out.as_slice_mut()
+                .expect("outputs are standard-layout")
+                .copy_from_slice(data);
+        }
+    }
 }
 
 impl Executable for Compiled {
@@ -224,62 +320,57 @@ impl Executable for Compiled {
         &self.signature
     }
 
-    fn run(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<RunOutput> {
+    fn outputs(&self) -> &[ArrayD<f32>] {
+        &self.outputs
+    }
+
+    fn run_in_place(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<bool> {
         check_run(&self.signature, &self.layout, batch, state)?;
         // The code reads batch arrays as contiguous row-major buffers.
-        let owned: Vec<Option<Vec<f32>>> = batch
-            .iter()
-            .map(|a| a.as_slice().is_none().then(|| a.iter().copied().collect()))
-            .collect();
+        for (a, copy) in batch.iter().zip(&mut self.copies) {
+            copy.clear();
+            if a.as_slice().is_none() {
+                copy.extend(a.iter().copied());
+            }
+        }
         // An output in the state region is a state argument: its value as
         // of the step's start, read before the code updates the store.
-        let read = |loc: &Loc, n: usize, arena: &[f32], state: &StateStore| -> Vec<f32> {
-            let data = match loc.region {
-                Region::Arena => &arena[loc.offset..loc.offset + n],
-                Region::State => &state.as_slice()[loc.offset..loc.offset + n],
-                Region::Const => &self.consts[loc.offset..loc.offset + n],
-                Region::Batch(k) => match &owned[k] {
-                    Some(v) => &v[..n],
-                    None => batch[k].as_slice().expect("contiguous"),
-                },
-            };
-            data.to_vec()
-        };
-        let numel = |dims: &[usize]| dims.iter().product::<usize>();
-        let early: Vec<Option<Vec<f32>>> = self
-            .outputs
-            .iter()
-            .map(|(loc, dims)| {
-                (loc.region == Region::State).then(|| read(loc, numel(dims), &self.arena, state))
-            })
-            .collect();
-        let mut bases: Vec<*mut f32> = vec![
+        self.read_outputs(batch, state, true);
+        self.bases.clear();
+        self.bases.extend([
             self.arena.as_mut_ptr(),
             state.as_mut_slice().as_mut_ptr(),
             self.consts.as_ptr() as *mut f32,
-        ];
-        for (a, copy) in batch.iter().zip(&owned) {
-            let data = match copy {
-                Some(v) => v.as_ptr(),
-                None => a.as_ptr(),
+        ]);
+        for (a, copy) in batch.iter().zip(&self.copies) {
+            let data = match a.as_slice() {
+                Some(s) => s.as_ptr(),
+                None => copy.as_ptr(),
             };
             // Batch arrays and constants are only read by the code.
-            bases.push(data as *mut f32);
+            self.bases.push(data as *mut f32);
         }
+        let timers = self.profile.is_some().then_some(&mut self.timers[..]);
         // SAFETY: check_run verified every batch array's shape against the
         // signature and that `state` has the layout this code was compiled
         // for; the arena and constants are this executable's own, sized
-        // by the same memory plan as the code.
-        let committed = unsafe { self.code.run(&bases) };
-        let outputs = self
-            .outputs
-            .iter()
-            .zip(early)
-            .map(|((loc, dims), early)| {
-                let data = early.unwrap_or_else(|| read(loc, numel(dims), &self.arena, state));
-                ArrayD::from_shape_vec(IxDyn(dims), data).expect("planned shape")
-            })
-            .collect();
-        Ok(RunOutput { outputs, committed })
+        // by the same memory plan as the code; all of them stay borrowed
+        // until `run` returns.
+        let committed = unsafe { self.code.run(self.pool.as_ref(), &self.bases, timers) };
+        if let Some(profile) = &mut self.profile {
+            for (k, t) in profile.kernels.iter_mut().zip(&mut self.timers) {
+                k.samples.push(std::mem::take(t));
+            }
+        }
+        self.read_outputs(batch, state, false);
+        Ok(committed)
+    }
+
+    fn profile(&self) -> Option<Profile> {
+        self.profile.clone()
+    }
+
+    fn compile_phases(&self) -> Vec<(&'static str, Duration)> {
+        self.phases.clone()
     }
 }

@@ -1,4 +1,4 @@
-//! CLIF for every kernel of a plan, and the entry function that runs them.
+//! CLIF for every kernel of a plan, and for the guard between its phases.
 //!
 //! Each kernel is one function `fn(bases: *const *mut f32)`: it loads the
 //! base pointers of the regions it touches (arena, state, constants, batch
@@ -6,15 +6,19 @@
 //! memory plan fixed at compile time. Every extent is a compile-time
 //! constant, so loops are rotated (do-while: Cranelift hoists invariants
 //! only out of that form or exit-first headers) and scalar tails are
-//! straight-line code. The entry function calls the kernels in order and,
-//! for a train step, reads the `finite` guard between the two phases.
+//! straight-line code. A large elementwise kernel is several such
+//! functions, one per disjoint piece (`split.rs`), which the executable
+//! runs on its threads. The executable (`code.rs`) calls the kernels in
+//! order and, for a train step, the guard function between the phases.
 
 mod body;
 mod call;
 mod loops;
 mod map;
 mod reduce;
+mod split;
 
+use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{
     types, AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, Value,
 };
@@ -24,7 +28,7 @@ use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module};
 
 use crate::error::{Error, Result};
-use crate::ir::Graph;
+use crate::ir::{Graph, ValueId};
 
 use super::plan::memory::{Loc, MemoryPlan};
 use super::plan::Kernel;
@@ -33,8 +37,12 @@ pub use call::{symbols, Descriptors};
 
 /// The generated functions of one plan, before finalization.
 pub struct Generated {
-    pub entry: FuncId,
-    /// The CLIF text of each function (kernels, then the entry), when asked.
+    /// Per kernel, its function, or the functions of its pieces (disjoint
+    /// slices of one elementwise kernel, run in parallel).
+    pub kernels: Vec<Vec<FuncId>>,
+    /// `fn(bases) -> i32`: 1 when the `finite` guard allows the commit.
+    pub guard: Option<FuncId>,
+    /// The CLIF text of each function (kernels, then the guard), when asked.
     pub clif: Vec<(String, String)>,
 }
 
@@ -123,29 +131,101 @@ impl Emit<'_> {
     }
 }
 
-/// Emits every kernel of `plan` and the entry function into `module`.
+/// Emits every kernel of `plan` (elementwise kernels of at least
+/// [`split::MIN_SPLIT`] elements in `threads` pieces) and the guard into
+/// `module`.
 pub fn generate(
     module: &mut JITModule,
     graph: &Graph,
     plan: &MemoryPlan,
     descriptors: &Descriptors,
+    threads: usize,
     keep_clif: bool,
 ) -> Result<Generated> {
     let imports = Imports::declare(module)?;
-    let mut ctx = module.make_context();
-    let mut fctx = FunctionBuilderContext::new();
-    let mut clif = Vec::new();
-    let mut kernel_ids = Vec::new();
+    let mut f = Functions {
+        ctx: module.make_context(),
+        fctx: FunctionBuilderContext::new(),
+        keep_clif,
+        clif: Vec::new(),
+    };
+    let mut kernels = Vec::new();
     for (p, kernel) in plan.kernels.iter().enumerate() {
-        let name = format!("k{p}_{}", kernel.kind_name());
+        let mut ids = Vec::new();
+        let pieces = match kernel {
+            Kernel::Map(m) => split::pieces(m, threads),
+            _ => None,
+        };
+        match pieces {
+            Some(pieces) => {
+                for (i, piece) in pieces.iter().enumerate() {
+                    let name = format!("k{p}_{}_{i}", kernel.kind_name());
+                    ids.push(f.kernel(
+                        module,
+                        graph,
+                        plan,
+                        descriptors,
+                        &imports,
+                        &name,
+                        |m, b, e| map::emit_map(m, b, e, piece),
+                    )?);
+                }
+            }
+            None => {
+                let name = format!("k{p}_{}", kernel.kind_name());
+                ids.push(f.kernel(
+                    module,
+                    graph,
+                    plan,
+                    descriptors,
+                    &imports,
+                    &name,
+                    |m, b, e| emit_kernel(m, b, e, p, kernel),
+                )?);
+            }
+        }
+        kernels.push(ids);
+    }
+    let guard = match plan.guard {
+        Some(guard) if plan.commit_at.is_some() => Some(f.guard(module, plan, guard)?),
+        _ => None,
+    };
+    Ok(Generated {
+        kernels,
+        guard,
+        clif: f.clif,
+    })
+}
+
+/// The contexts functions are built in, and the CLIF kept of them.
+struct Functions {
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    keep_clif: bool,
+    clif: Vec<(String, String)>,
+}
+
+impl Functions {
+    /// Declares and defines `fn name(bases)`, its body emitted by `body`.
+    #[allow(clippy::too_many_arguments)]
+    fn kernel(
+        &mut self,
+        module: &mut JITModule,
+        graph: &Graph,
+        plan: &MemoryPlan,
+        descriptors: &Descriptors,
+        imports: &Imports,
+        name: &str,
+        body: impl FnOnce(&mut JITModule, &mut FunctionBuilder, &Emit),
+    ) -> Result<FuncId> {
         let mut sig = module.make_signature();
         sig.params.push(AbiParam::new(types::I64));
         let id = module
-            .declare_function(&name, Linkage::Local, &sig)
+            .declare_function(name, Linkage::Local, &sig)
             .map_err(jit_error)?;
-        ctx.func.signature = sig;
+        self.ctx.func.signature = sig;
         {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             let start = b.create_block();
             b.append_block_params_for_function_params(start);
             b.switch_to_block(start);
@@ -154,27 +234,70 @@ pub fn generate(
                 plan,
                 bases: b.block_params(start)[0],
                 descriptors,
-                imports: &imports,
+                imports,
             };
-            emit_kernel(module, &mut b, &emit, p, kernel);
+            body(module, &mut b, &emit);
             b.ins().return_(&[]);
             b.seal_all_blocks();
             b.finalize(module.target_config());
         }
-        finish(module, &mut ctx, id, &name, keep_clif, &mut clif)?;
-        kernel_ids.push(id);
+        self.finish(module, id, name)?;
+        Ok(id)
     }
-    let entry = entry_function(
-        module,
-        &mut ctx,
-        &mut fctx,
-        graph,
-        plan,
-        &kernel_ids,
-        keep_clif,
-        &mut clif,
-    )?;
-    Ok(Generated { entry, clif })
+
+    /// `fn guard(bases) -> i32`: 1 when the guard output is exactly 1.
+    fn guard(
+        &mut self,
+        module: &mut JITModule,
+        plan: &MemoryPlan,
+        guard: ValueId,
+    ) -> Result<FuncId> {
+        let name = "guard";
+        let mut sig: Signature = module.make_signature();
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.push(AbiParam::new(types::I32));
+        let id = module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(jit_error)?;
+        self.ctx.func.signature = sig;
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let start = b.create_block();
+            b.append_block_params_for_function_params(start);
+            b.switch_to_block(start);
+            let bases = b.block_params(start)[0];
+            let loc = plan.locs[guard.index()].expect("the guard is placed");
+            let base = b.ins().load(
+                types::I64,
+                MemFlagsData::trusted(),
+                bases,
+                (loc.region.slot() * 8) as i32,
+            );
+            let at = b.ins().iadd_imm_s(base, (loc.offset * 4) as i64);
+            let value = b.ins().load(types::F32, MemFlagsData::trusted(), at, 0);
+            let one = b.ins().f32const(1.0);
+            let ok = b.ins().fcmp(FloatCC::Equal, value, one);
+            let ok = b.ins().uextend(types::I32, ok);
+            b.ins().return_(&[ok]);
+            b.seal_all_blocks();
+            b.finalize(module.target_config());
+        }
+        self.finish(module, id, name)?;
+        Ok(id)
+    }
+
+    /// Defines the function built in `ctx` (keeping its text if asked).
+    fn finish(&mut self, module: &mut JITModule, id: FuncId, name: &str) -> Result<()> {
+        if self.keep_clif {
+            self.clif
+                .push((name.to_string(), self.ctx.func.display().to_string()));
+        }
+        module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| Error::Jit(format!("function {name}: {e:?}")))?;
+        module.clear_context(&mut self.ctx);
+        Ok(())
+    }
 }
 
 fn emit_kernel(
@@ -191,101 +314,4 @@ fn emit_kernel(
         Kernel::Reduce(r) => reduce::emit_reduce(b, emit, r),
         other => call::emit_call(module, b, emit, p, other),
     }
-}
-
-/// Defines the function built in `ctx` (keeping its text if asked).
-fn finish(
-    module: &mut JITModule,
-    ctx: &mut Context,
-    id: FuncId,
-    name: &str,
-    keep_clif: bool,
-    clif: &mut Vec<(String, String)>,
-) -> Result<()> {
-    if keep_clif {
-        clif.push((name.to_string(), ctx.func.display().to_string()));
-    }
-    module
-        .define_function(id, ctx)
-        .map_err(|e| Error::Jit(format!("function {name}: {e:?}")))?;
-    module.clear_context(ctx);
-    Ok(())
-}
-
-/// `fn entry(bases) -> i32`: phase 1, the guard, phase 2; returns 1 when
-/// the updates were written (always, for graphs without a guard).
-#[allow(clippy::too_many_arguments)]
-fn entry_function(
-    module: &mut JITModule,
-    ctx: &mut Context,
-    fctx: &mut FunctionBuilderContext,
-    graph: &Graph,
-    plan: &MemoryPlan,
-    kernels: &[FuncId],
-    keep_clif: bool,
-    clif: &mut Vec<(String, String)>,
-) -> Result<FuncId> {
-    let name = if graph.updates().is_empty() {
-        "forward"
-    } else {
-        "train_step"
-    };
-    let mut sig: Signature = module.make_signature();
-    sig.params.push(AbiParam::new(types::I64));
-    sig.returns.push(AbiParam::new(types::I32));
-    let id = module
-        .declare_function(name, Linkage::Export, &sig)
-        .map_err(jit_error)?;
-    ctx.func.signature = sig;
-    {
-        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
-        let start = b.create_block();
-        b.append_block_params_for_function_params(start);
-        b.switch_to_block(start);
-        let bases = b.block_params(start)[0];
-        let refs: Vec<FuncRef> = kernels
-            .iter()
-            .map(|&k| module.declare_func_in_func(k, b.func))
-            .collect();
-        for (p, &f) in refs.iter().enumerate() {
-            if plan.commit_at == Some(p) {
-                guard_check(&mut b, plan, bases);
-            }
-            b.ins().call(f, &[bases]);
-        }
-        if plan.commit_at == Some(refs.len()) {
-            guard_check(&mut b, plan, bases);
-        }
-        let one = b.ins().iconst(types::I32, 1);
-        b.ins().return_(&[one]);
-        b.seal_all_blocks();
-        b.finalize(module.target_config());
-    }
-    finish(module, ctx, id, name, keep_clif, clif)?;
-    Ok(id)
-}
-
-/// Returns 0 unless the guard output is exactly 1.
-fn guard_check(b: &mut FunctionBuilder, plan: &MemoryPlan, bases: Value) {
-    let guard = plan.guard.expect("a commit point implies a guard");
-    let loc = plan.locs[guard.index()].expect("the guard is placed");
-    let base = b.ins().load(
-        types::I64,
-        MemFlagsData::trusted(),
-        bases,
-        (loc.region.slot() * 8) as i32,
-    );
-    let at = b.ins().iadd_imm_s(base, (loc.offset * 4) as i64);
-    let value = b.ins().load(types::F32, MemFlagsData::trusted(), at, 0);
-    let one = b.ins().f32const(1.0);
-    let ok = b
-        .ins()
-        .fcmp(cranelift_codegen::ir::condcodes::FloatCC::Equal, value, one);
-    let commit = b.create_block();
-    let stop = b.create_block();
-    b.ins().brif(ok, commit, &[], stop, &[]);
-    b.switch_to_block(stop);
-    let zero = b.ins().iconst(types::I32, 0);
-    b.ins().return_(&[zero]);
-    b.switch_to_block(commit);
 }

@@ -1,0 +1,91 @@
+//! The JIT on several threads computes exactly what it computes on one:
+//! elementwise kernels are split into disjoint pieces, and the runtime's
+//! contractions and pooling split work so that no sum changes order. So
+//! every state entry and every output must be bit-identical for 1, 2 and 3
+//! threads (3 leaves uneven pieces), for every built-in model, after
+//! several train steps, and for the forward (predict) step.
+
+use ndarray::{ArrayD, IxDyn};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use triceratops::backend::Jit;
+use triceratops::keras::optimizers::Convention;
+use triceratops::Model;
+
+use crate::passes_train_steps::{optimizers, recipe};
+
+fn batch(model: &Model, n: usize) -> (ArrayD<f32>, ArrayD<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut shape = vec![n];
+    shape.extend(&model.sequential().input_shape);
+    let x = ArrayD::from_shape_fn(IxDyn(&shape), |_| rng.random::<f32>());
+    let classes = *model.sequential().output_shape().last().unwrap();
+    let y = if classes == 1 {
+        x.mapv(|v| 2.0 * v + 1.0)
+            .into_shape_with_order(IxDyn(&[n, 1]))
+            .unwrap()
+    } else {
+        ArrayD::from_shape_fn(IxDyn(&[n, classes]), |i| {
+            ((i[0] * 5) % classes == i[1]) as u8 as f32
+        })
+    };
+    (x, y)
+}
+
+/// Trains `steps` steps on `threads` threads; returns every state entry's
+/// bits, each step's loss bits and the predictions' bits.
+fn run(model_name: &str, opt: &str, threads: usize, n: usize, steps: usize) -> Vec<Vec<u32>> {
+    let (_, optimizer) = optimizers(Convention::Keras)
+        .into_iter()
+        .find(|(name, _)| *name == opt)
+        .unwrap();
+    let (model, loss, metrics) = recipe(model_name);
+    let backend = Box::new(Jit::new().with_threads(threads));
+    let mut m = Model::new(model, optimizer, loss, &metrics, backend, 5).unwrap();
+    let (x, y) = batch(&m, n);
+    let mut bits = Vec::new();
+    for _ in 0..steps {
+        let logs = m.train_on_batch(x.clone(), y.clone()).unwrap();
+        bits.push(vec![logs.loss.to_bits()]);
+    }
+    for entry in m.state().entries() {
+        let v = m.state().view(&entry.name).unwrap();
+        bits.push(v.iter().map(|f| f.to_bits()).collect());
+    }
+    let p = m.predict(&x, n).unwrap();
+    bits.push(p.iter().map(|f| f.to_bits()).collect());
+    bits
+}
+
+fn check(model: &str, opt: &str, n: usize, steps: usize) {
+    let one = run(model, opt, 1, n, steps);
+    for threads in [2, 3] {
+        let many = run(model, opt, threads, n, steps);
+        assert!(
+            one == many,
+            "{model} {opt}: {threads} threads differ from 1 thread"
+        );
+    }
+}
+
+#[test]
+fn linreg_is_thread_count_invariant() {
+    check("linreg", "sgd", 1024, 3);
+}
+
+#[test]
+fn mnist_mlp_is_thread_count_invariant() {
+    // Batch 256 makes the Adam update and the activations large enough to
+    // be split into pieces.
+    check("mnist-mlp", "adam", 256, 3);
+}
+
+#[test]
+fn seed_cnn_is_thread_count_invariant() {
+    check("seed-cnn", "rmsprop", 32, 2);
+}
+
+#[test]
+fn seed_cnn_nchw_is_thread_count_invariant() {
+    check("seed-cnn-nchw", "adamw", 16, 2);
+}
