@@ -1,0 +1,102 @@
+//! The JIT's train step allocates nothing on the heap: the executable owns
+//! its arena, base-pointer table, output arrays and thread pool, so a run
+//! after the first only copies. Counted by a global allocator, which is why
+//! this is its own test binary with one test (no other test allocates
+//! concurrently).
+//!
+//! The exception is the GEMM library: the `gemm` crate allocates its
+//! packing buffers inside every call it makes (`dyn_stack::MemBuffer`),
+//! which the runtime cannot hand it. So the step is checked on a model with
+//! no contraction large enough to reach it, and a model with contractions
+//! is checked to allocate only inside those calls.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use triceratops::backend::{Backend, Executable, Jit};
+use triceratops::compile::{self, ArgRole};
+use triceratops::models::builtin;
+use triceratops::Model;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is a relaxed atomic, which cannot allocate or block.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by the third to fifth runs of the train step of the
+/// built-in `name` at `batch` on `threads` threads (the first runs may
+/// size buffers and start the pool's threads).
+fn allocations_per_run(name: &str, batch: usize, threads: usize) -> f64 {
+    let b = builtin(name).unwrap().unwrap();
+    let model = Model::new(b.model, b.optimizer, b.loss, &b.metrics, Box::new(Jit::new()), 0)
+        .unwrap();
+    let mut state = model.state().clone();
+    let train = compile::train_step(model.sequential(), model.spec(), batch)
+        .unwrap()
+        .0;
+    let sig = train.signature.clone();
+    let mut exe: Box<dyn Executable> = Jit::new()
+        .with_threads(threads)
+        .compile(train, &Arc::clone(state.layout()))
+        .unwrap();
+    let arrays: Vec<ArrayD<f32>> = sig
+        .batch_args()
+        .map(|(_, a)| {
+            let dims = a.ty.shape.dims();
+            match a.role {
+                ArgRole::X => ArrayD::from_shape_fn(IxDyn(dims), |i| (i[0] % 7) as f32 / 7.0),
+                ArgRole::Y if dims[1] == 1 => ArrayD::from_elem(IxDyn(dims), 0.5),
+                ArgRole::Y => ArrayD::from_shape_fn(IxDyn(dims), |i| (i[0] % dims[1] == i[1]) as u8 as f32),
+                _ => ArrayD::from_elem(IxDyn(dims), 1e-3),
+            }
+        })
+        .collect();
+    let views: Vec<ArrayViewD<f32>> = arrays.iter().map(|a| a.view()).collect();
+    for _ in 0..2 {
+        assert!(exe.run_in_place(&views, &mut state).unwrap());
+    }
+    let before = ALLOCATIONS.load(Relaxed);
+    for _ in 0..3 {
+        assert!(exe.run_in_place(&views, &mut state).unwrap());
+    }
+    (ALLOCATIONS.load(Relaxed) - before) as f64 / 3.0
+}
+
+#[test]
+fn the_jit_train_step_allocates_nothing_but_inside_gemm() {
+    // linreg's only contraction is [b, 1] x [1, 1], which `gemm` computes
+    // without packing: nothing allocates at all.
+    for threads in [1, 2] {
+        assert_eq!(allocations_per_run("linreg", 1024, threads), 0.0, "linreg x{threads}");
+    }
+    // mnist-mlp: every allocation is the gemm crate's (3 products of the
+    // train step that pack; see the module comment).
+    let mlp = allocations_per_run("mnist-mlp", 128, 1);
+    eprintln!("mnist-mlp: {mlp} allocations per step; seed-cnn: {}", allocations_per_run("seed-cnn", 32, 1));
+    assert!(mlp <= 3.0 * 3.0, "mnist-mlp allocates {mlp} times per step");
+}
