@@ -195,8 +195,12 @@ impl PoolDesc {
                 self.window_winners(x, i, j, winners);
                 let out = i * self.y_h + j * self.y_w;
                 // The leaders' values are copies of the winners' bits.
-                for (ch, &v) in winners.value.iter().enumerate() {
-                    y[out + ch * self.y_c] = v;
+                if self.y_c == 1 {
+                    y[out..out + self.c].copy_from_slice(&winners.value);
+                } else {
+                    for (ch, &v) in winners.value.iter().enumerate() {
+                        y[out + ch * self.y_c] = v;
+                    }
                 }
                 if !argmax.is_empty() {
                     let k = (i * self.ow + j) * self.c * width;
@@ -364,6 +368,11 @@ impl Winners {
     /// the image, leads.
     fn start(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
         self.tap.fill(t);
+        if x_c == 1 {
+            let c = self.value.len();
+            self.value.copy_from_slice(&x[base..base + c]);
+            return;
+        }
         for (ch, value) in self.value.iter_mut().enumerate() {
             *value = x[base + ch * x_c];
         }
@@ -373,22 +382,34 @@ impl Winners {
     /// leader: greater, or NaN over a number. Equal values keep the
     /// earlier tap.
     fn challenge(&mut self, taps: &[f32], t: u32) {
-        for ((tap, value), &v) in self.tap.iter_mut().zip(&mut self.value).zip(taps) {
-            let wins = v > *value || (v.is_nan() && !value.is_nan());
-            *tap = if wins { t } else { *tap };
-            *value = if wins { v } else { *value };
+        let c = self.tap.len();
+        let (tap, value, taps) = (&mut self.tap[..c], &mut self.value[..c], &taps[..c]);
+        for ch in 0..c {
+            let (tap, value) = (&mut tap[ch], &mut value[ch]);
+            beat(tap, value, taps[ch], t);
         }
     }
 
     /// [`Winners::challenge`] with channels `x_c` apart (NCHW).
     fn challenge_strided(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
         for (ch, (tap, value)) in self.tap.iter_mut().zip(&mut self.value).enumerate() {
-            let v = x[base + ch * x_c];
-            let wins = v > *value || (v.is_nan() && !value.is_nan());
-            *tap = if wins { t } else { *tap };
-            *value = if wins { v } else { *value };
+            beat(tap, value, x[base + ch * x_c], t);
         }
     }
+}
+
+/// Tap `t` with value `v` takes the lead from (`tap`, `value`) when `v` is
+/// greater or NaN over a number. Masks and bit selects, no branch (nor
+/// short-circuit), so the channel loop vectorizes: written with `if`, each
+/// lane became a branch and a conditional store.
+#[inline(always)]
+fn beat(tap: &mut u32, value: &mut f32, v: f32, t: u32) {
+    let wins = (v > *value) | (v.is_nan() & !value.is_nan());
+    let mask = (wins as u32).wrapping_neg();
+    *tap ^= (*tap ^ t) & mask;
+    let bits = value.to_bits();
+    // A select of bits keeps NaN payloads (the interpreter copies them).
+    *value = f32::from_bits(bits ^ ((bits ^ v.to_bits()) & mask));
 }
 
 fn check(what: &str, len: usize, needed: usize) {
