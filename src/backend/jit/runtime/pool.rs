@@ -241,6 +241,10 @@ impl PoolDesc {
                 let out = i * self.y_h + j * self.y_w;
                 let k = (i * self.ow + j) * self.c * width;
                 let taps = &argmax[k..k + self.c * width];
+                if width == 1 && self.x_c == 1 && self.y_c == 1 {
+                    scatter_window(taps, &dy[out..out + self.c], dx, offsets);
+                    continue;
+                }
                 for ch in 0..self.c {
                     let t = load_tap(taps, ch, width);
                     let at = offsets[t].expect("a recorded winner is in the image");
@@ -276,6 +280,28 @@ impl PoolDesc {
             self.image_len() == self.n * self.x_n && self.output_len() == self.n * self.y_n,
             "maxpool2d: images are not contiguous one after another"
         );
+    }
+}
+
+/// One window's scatter with contiguous channels (NHWC) and one-byte tap
+/// numbers: for each tap in the image, every channel adds its `dy` where
+/// the tap won and `-0.0` where it did not. `v + -0.0` is `v` bit for bit
+/// (NaN payloads, `+0` included), so this sums exactly what the per-channel
+/// scatter sums, in the same order, as whole vectors instead of one
+/// bounds-checked element at a time.
+fn scatter_window(taps: &[u8], dy: &[f32], dx: &mut [f32], offsets: &[Option<usize>]) {
+    let c = taps.len();
+    let dy = &dy[..c];
+    for (t, offset) in offsets.iter().enumerate() {
+        let Some(at) = *offset else {
+            continue;
+        };
+        let dx = &mut dx[at..at + c];
+        for ch in 0..c {
+            let mask = ((taps[ch] as usize == t) as u32).wrapping_neg();
+            let add = (dy[ch].to_bits() & mask) | (!mask & 0x8000_0000);
+            dx[ch] += f32::from_bits(add);
+        }
     }
 }
 
