@@ -8,7 +8,8 @@
 //! | `gemm/mlp-*`                    | mnist-mlp (784-128-10, batch 128) forward and backward products |
 //! | `gemm/cnn-conv*-im2col`         | the bare GEMM inside seed-cnn's convs, batch 32  |
 //! | `conv/cnn-conv*-{fwd,dx,dw}`    | seed-cnn's convs with im2col/col2im, batch 32    |
-//! | `pool/cnn-pool*-{fwd,grad}`     | seed-cnn's 2x2 max pools, batch 32               |
+//! | `pool/cnn-pool*-{fwd,grad}`     | seed-cnn's 2x2 max pools, batch 32 (winners recomputed by the grad) |
+//! | `pool/cnn-pool*-{fwd+argmax,grad-from-argmax}[-2t]` | the same, the forward recording its winners and the grad scattering from them; `-2t`: the batch split over a 2-thread rayon pool (entered per iteration) |
 //! | `adam/{jit,interp}-N`           | Keras Adam on one N-element param, fused by the passes; elem/s = params/s |
 //!
 //! Run with `cargo bench --bench kernels` (`-- --quick` for a short run).
@@ -194,6 +195,31 @@ fn pool(c: &mut Criterion) {
         });
         group.bench_function(format!("{name} grad"), |b| {
             b.iter(|| runtime::maxpool2d_grad(&d, black_box(&x), &dy, &mut dx))
+        });
+        let mut argmax = vec![0u8; d.argmax_bytes()];
+        group.bench_function(format!("{name} fwd+argmax"), |b| {
+            b.iter(|| runtime::maxpool2d_argmax(&d, black_box(&x), &mut y, &mut argmax))
+        });
+        group.bench_function(format!("{name} grad-from-argmax"), |b| {
+            b.iter(|| runtime::maxpool2d_grad_argmax(&d, black_box(&argmax), &dy, &mut dx))
+        });
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let d2 = d.with_threads(2);
+        group.bench_function(format!("{name} fwd+argmax-2t"), |b| {
+            b.iter(|| {
+                threads
+                    .install(|| runtime::maxpool2d_argmax(&d2, black_box(&x), &mut y, &mut argmax))
+            })
+        });
+        group.bench_function(format!("{name} grad-from-argmax-2t"), |b| {
+            b.iter(|| {
+                threads.install(|| {
+                    runtime::maxpool2d_grad_argmax(&d2, black_box(&argmax), &dy, &mut dx)
+                })
+            })
         });
     }
     group.finish();

@@ -1,12 +1,15 @@
 //! Kernels that call the runtime: GEMM, conv2d (im2col + GEMM) and its
-//! gradients, maxpool2d and its gradient. The descriptors are computed at
-//! compile time and boxed, so their addresses are constants in the code.
+//! gradients, maxpool2d and its gradient (recording, or reading, the
+//! winners in an auxiliary arena buffer when the plan paired them). The
+//! descriptors are computed at compile time and boxed, so their addresses
+//! are constants in the code.
 
 use cranelift_codegen::ir::{types, InstBuilder, Type};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 
 use super::Emit;
+use crate::backend::jit::plan::memory::{Loc, Region};
 use crate::backend::jit::plan::{ConvKind, Kernel};
 use crate::backend::jit::runtime::{ConvDesc, MatMulDesc, PoolDesc};
 
@@ -61,6 +64,8 @@ pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
         ("tri_conv2d_filter_grad", ptrs(5), vec![]),
         ("tri_maxpool2d", ptrs(3), vec![]),
         ("tri_maxpool2d_grad", ptrs(4), vec![]),
+        ("tri_maxpool2d_argmax", ptrs(4), vec![]),
+        ("tri_maxpool2d_grad_argmax", ptrs(4), vec![]),
         ("tri_powf", vec![types::F32, types::F32], vec![types::F32]),
     ]
 }
@@ -110,13 +115,52 @@ pub fn emit_call(
             let scratch = emit.address(b, arena, 0);
             (name, vec![at(b, a), at(b, rhs), at(b, out), scratch])
         }
-        Kernel::MaxPool { x, out, .. } => ("tri_maxpool2d", vec![at(b, x), at(b, out)]),
-        Kernel::MaxPoolGrad { x, dy, out, .. } => {
-            ("tri_maxpool2d_grad", vec![at(b, x), at(b, dy), at(b, out)])
+        Kernel::MaxPool {
+            x,
+            out,
+            argmax: None,
+            ..
+        } => ("tri_maxpool2d", vec![at(b, x), at(b, out)]),
+        Kernel::MaxPool {
+            x,
+            out,
+            argmax: Some(a),
+            ..
+        } => {
+            let winners = aux_address(b, emit, a);
+            ("tri_maxpool2d_argmax", vec![at(b, x), at(b, out), winners])
+        }
+        Kernel::MaxPoolGrad {
+            x,
+            dy,
+            out,
+            argmax: None,
+            ..
+        } => ("tri_maxpool2d_grad", vec![at(b, x), at(b, dy), at(b, out)]),
+        Kernel::MaxPoolGrad {
+            dy,
+            out,
+            argmax: Some(a),
+            ..
+        } => {
+            let winners = aux_address(b, emit, a);
+            (
+                "tri_maxpool2d_grad_argmax",
+                vec![winners, at(b, dy), at(b, out)],
+            )
         }
         _ => unreachable!("only calling kernels reach emit_call"),
     };
     args.insert(0, desc);
     let f = emit.imports.func_ref(module, b, name);
     b.ins().call(f, &args);
+}
+
+/// The address of auxiliary buffer `a` (a pool's recorded winners).
+fn aux_address(b: &mut FunctionBuilder, emit: &Emit, a: usize) -> cranelift_codegen::ir::Value {
+    let loc = Loc {
+        region: Region::Arena,
+        offset: emit.plan.aux_at[a],
+    };
+    emit.address(b, loc, 0)
 }

@@ -23,7 +23,6 @@ pub struct Lowered {
 /// Lowers `graph` for an executable of `threads` threads (the runtime
 /// descriptors carry it).
 pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
-    let _ = threads;
     let mut kernels = Vec::new();
     let mut buffer_of: Vec<ValueId> = graph.ids().collect();
     let mut done = vec![false; graph.len()];
@@ -118,15 +117,17 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
                 kernels.push(conv_kernel(ConvKind::FilterGrad, desc, operands, id));
             }
             Op::MaxPool2d(pool) => kernels.push(Kernel::MaxPool {
-                desc: PoolDesc::new(shape_of(operands[0]), *pool),
+                desc: PoolDesc::new(shape_of(operands[0]), *pool).with_threads(threads),
                 x: operands[0],
                 out: id,
+                argmax: None,
             }),
             Op::MaxPool2dGrad(pool) => kernels.push(Kernel::MaxPoolGrad {
-                desc: PoolDesc::new(shape_of(operands[0]), *pool),
+                desc: PoolDesc::new(shape_of(operands[0]), *pool).with_threads(threads),
                 x: operands[0],
                 dy: operands[1],
                 out: id,
+                argmax: None,
             }),
             elementwise => {
                 let args: Vec<u32> = (0..operands.len() as u32).collect();
@@ -158,7 +159,41 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
     for i in 0..buffer_of.len() {
         buffer_of[i] = buffer_of[buffer_of[i].index()];
     }
+    pair_pools(&mut kernels, &buffer_of);
     Ok(Lowered { kernels, buffer_of })
+}
+
+/// Gives each maxpool gradient whose `x` an earlier forward of the same
+/// pool reads an auxiliary buffer that the forward records its winners in
+/// and the gradient scatters from: one buffer per forward (shared by all
+/// its gradients), numbered in forward order.
+fn pair_pools(kernels: &mut [Kernel], buffer_of: &[ValueId]) {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (g, kernel) in kernels.iter().enumerate() {
+        let Kernel::MaxPoolGrad { desc, x, .. } = kernel else {
+            continue;
+        };
+        let forward = kernels[..g].iter().position(|k| {
+            matches!(k, Kernel::MaxPool { desc: d, x: fx, .. }
+                if d == desc && buffer_of[fx.index()] == buffer_of[x.index()])
+        });
+        if let Some(f) = forward {
+            pairs.push((f, g));
+        }
+    }
+    let mut forwards: Vec<usize> = pairs.iter().map(|&(f, _)| f).collect();
+    forwards.sort_unstable();
+    forwards.dedup();
+    for (f, g) in pairs {
+        let a = forwards.binary_search(&f).expect("a paired forward");
+        for k in [f, g] {
+            if let Kernel::MaxPool { argmax, .. } | Kernel::MaxPoolGrad { argmax, .. } =
+                &mut kernels[k]
+            {
+                *argmax = Some(a);
+            }
+        }
+    }
 }
 
 /// The `fused` nodes computing results of `kernel` over `operands`: the

@@ -70,6 +70,10 @@ pub enum Owner {
     Scratch(usize),
     /// A copy stage.
     Stage(usize),
+    /// Auxiliary buffer `a`: the winners a maxpool records for its
+    /// gradients (tap numbers stored as bytes, rounded up to whole f32
+    /// elements), live from the forward to the last gradient reading it.
+    Aux(usize),
 }
 
 /// One arena buffer, for the `--emit kernels` listing.
@@ -96,6 +100,8 @@ pub struct MemoryPlan {
     pub scratch: Vec<Option<usize>>,
     /// Arena offset of each copy stage.
     pub stage_at: Vec<usize>,
+    /// Arena offset of each auxiliary buffer.
+    pub aux_at: Vec<usize>,
     pub arena_len: usize,
     pub arena: Vec<ArenaBuffer>,
     /// The constant region's contents.
@@ -136,17 +142,26 @@ pub fn plan_memory(
     }
     let mut phase2 = vec![false; kernels.len()];
     let mut late_values: Vec<bool> = vec![false; graph.len()];
+    // Auxiliary buffers are read like values: a gradient whose pool runs
+    // in phase 2 runs there too, after it.
+    let mut late_aux: Vec<bool> = Vec::new();
     for &(_, _, k) in &candidates {
         phase2[k] = true;
     }
     for k in 0..kernels.len() {
+        let aux = kernels[k].aux();
         if !phase2[k]
-            && kernels[k]
+            && (kernels[k]
                 .reads()
                 .iter()
                 .any(|v| late_values[root(*v).index()])
+                || matches!(aux, Some((a, _, false)) if late_aux[a]))
         {
             phase2[k] = true;
+        }
+        if let Some((a, _, true)) = aux {
+            late_aux.resize(late_aux.len().max(a + 1), false);
+            late_aux[a] = phase2[k];
         }
         if phase2[k] {
             for v in kernels[k].writes() {
@@ -306,6 +321,23 @@ pub fn plan_memory(
     for (s, &span) in stages.iter().enumerate() {
         requests.push((Owner::Stage(s), span_len(&scheduled, s), span));
     }
+    // Each auxiliary buffer lives from its writer to its last reader.
+    let mut auxes: Vec<(usize, (usize, usize))> = Vec::new();
+    for (p, kernel) in scheduled.iter().enumerate() {
+        if let Some((a, len, writes)) = kernel.aux() {
+            if auxes.len() <= a {
+                auxes.resize(a + 1, (0, (p, p)));
+            }
+            if writes {
+                auxes[a] = (len, (p, p));
+            } else {
+                auxes[a].1 .1 = p;
+            }
+        }
+    }
+    for (a, &(len, span)) in auxes.iter().enumerate() {
+        requests.push((Owner::Aux(a), len, span));
+    }
     requests.sort_by_key(|&(owner, len, span)| (span.0, std::cmp::Reverse(len), owner));
     let arena = allocate(&requests);
     let arena_len = arena
@@ -315,6 +347,7 @@ pub fn plan_memory(
         .unwrap_or(0);
     let mut scratch = vec![None; scheduled.len()];
     let mut stage_at = vec![0; stages.len()];
+    let mut aux_at = vec![0; auxes.len()];
     for b in &arena {
         match b.owner {
             Owner::Value(v) => {
@@ -325,6 +358,7 @@ pub fn plan_memory(
             }
             Owner::Scratch(p) => scratch[p] = Some(b.offset),
             Owner::Stage(s) => stage_at[s] = b.offset,
+            Owner::Aux(a) => aux_at[a] = b.offset,
         }
     }
     for id in graph.ids() {
@@ -339,6 +373,7 @@ pub fn plan_memory(
         locs,
         scratch,
         stage_at,
+        aux_at,
         arena_len,
         arena,
         consts,

@@ -115,16 +115,23 @@ pub enum Kernel {
         out: ValueId,
         scratch: usize,
     },
+    /// `out = maxpool2d(x)`; with `argmax`, also each output's winning tap
+    /// into that auxiliary buffer, for a gradient of the same pool.
     MaxPool {
         desc: PoolDesc,
         x: ValueId,
         out: ValueId,
+        argmax: Option<usize>,
     },
+    /// `out = maxpool2d_grad(x, dy)`; with `argmax`, the winners are read
+    /// from the auxiliary buffer the paired forward wrote and `x` is not
+    /// read at all.
     MaxPoolGrad {
         desc: PoolDesc,
         x: ValueId,
         dy: ValueId,
         out: ValueId,
+        argmax: Option<usize>,
     },
     /// `len` elements from one buffer to another: an update that could not
     /// be computed in place, or the staging of an old state entry that a
@@ -153,6 +160,11 @@ impl Kernel {
             Kernel::Reduce(r) => vec![r.input, r.out],
             Kernel::MatMul { a, b, .. } | Kernel::Conv { a, b, .. } => vec![*a, *b],
             Kernel::MaxPool { x, .. } => vec![*x],
+            Kernel::MaxPoolGrad {
+                dy,
+                argmax: Some(_),
+                ..
+            } => vec![*dy],
             Kernel::MaxPoolGrad { x, dy, .. } => vec![*x, *dy],
             Kernel::Copy { from, .. } => match from {
                 Buf::Value(v) => vec![*v],
@@ -183,6 +195,24 @@ impl Kernel {
         match self {
             Kernel::Conv { scratch, .. } => *scratch,
             _ => 0,
+        }
+    }
+
+    /// The auxiliary buffer (recorded pool winners) the kernel uses, its
+    /// length in f32 elements, and whether the kernel writes it.
+    pub fn aux(&self) -> Option<(usize, usize, bool)> {
+        match *self {
+            Kernel::MaxPool {
+                desc,
+                argmax: Some(a),
+                ..
+            } => Some((a, desc.argmax_len(), true)),
+            Kernel::MaxPoolGrad {
+                desc,
+                argmax: Some(a),
+                ..
+            } => Some((a, desc.argmax_len(), false)),
+            _ => None,
         }
     }
 

@@ -26,6 +26,7 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             format!("{}[+{}]{:?}", place(a.value), at.offset, at.strides)
         }
     };
+    let aux = |a: usize| format!("argmax{a}@arena+{}", plan.aux_at[a] * 4);
     let mut out = String::new();
     let _ = writeln!(out, "kernels of {} ({}):", graph.name(), plan.kernels.len());
     for (p, kernel) in plan.kernels.iter().enumerate() {
@@ -80,11 +81,24 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
                 kernel.scratch() * 4,
                 plan.scratch[p].unwrap_or(0) * 4
             ),
-            Kernel::MaxPool { x, out, .. } => format!("maxpool2d {} -> {}", place(*x), place(*out)),
-            Kernel::MaxPoolGrad { x, dy, out, .. } => {
-                format!(
-                    "maxpool2d_grad {}, {} -> {}",
+            Kernel::MaxPool { x, out, argmax, .. } => match argmax {
+                Some(a) => format!(
+                    "maxpool2d {} -> {}, winners {}",
                     place(*x),
+                    place(*out),
+                    aux(*a)
+                ),
+                None => format!("maxpool2d {} -> {}", place(*x), place(*out)),
+            },
+            Kernel::MaxPoolGrad {
+                x, dy, out, argmax, ..
+            } => {
+                let winners = match argmax {
+                    Some(a) => format!("winners {}", aux(*a)),
+                    None => place(*x),
+                };
+                format!(
+                    "maxpool2d_grad {winners}, {} -> {}",
                     place(*dy),
                     place(*out)
                 )
@@ -107,6 +121,7 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             Owner::Value(v) => name(v),
             Owner::Scratch(p) => format!("scratch of k{p}"),
             Owner::Stage(s) => format!("stage{s}"),
+            Owner::Aux(a) => format!("argmax{a}"),
         };
         let _ = writeln!(
             out,

@@ -19,7 +19,10 @@ pub use conv::{
     tri_conv2d_input_grad, ConvDesc,
 };
 pub use gemm::{matmul, tri_matmul, MatMulDesc};
-pub use pool::{maxpool2d, maxpool2d_grad, tri_maxpool2d, tri_maxpool2d_grad, PoolDesc};
+pub use pool::{
+    maxpool2d, maxpool2d_argmax, maxpool2d_grad, maxpool2d_grad_argmax, tri_maxpool2d,
+    tri_maxpool2d_argmax, tri_maxpool2d_grad, tri_maxpool2d_grad_argmax, PoolDesc,
+};
 
 /// Every shim by the name generated code imports it under, for
 /// `JITBuilder::symbol`.
@@ -34,6 +37,11 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ),
         ("tri_maxpool2d", tri_maxpool2d as *const u8),
         ("tri_maxpool2d_grad", tri_maxpool2d_grad as *const u8),
+        ("tri_maxpool2d_argmax", tri_maxpool2d_argmax as *const u8),
+        (
+            "tri_maxpool2d_grad_argmax",
+            tri_maxpool2d_grad_argmax as *const u8,
+        ),
     ]
 }
 

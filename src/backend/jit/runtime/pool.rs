@@ -9,6 +9,21 @@
 //! each `dy` to its window's winner, visiting the windows of one image and
 //! channel in row-major order as the interpreter does, so overlapping
 //! windows sum in the same order.
+//!
+//! The forward can record each output's winning tap (its number `p * kw + q`
+//! in the window, as the smallest unsigned integer that numbers every tap:
+//! [`PoolDesc::tap_bytes`]) so that a gradient of the same pool scatters
+//! without comparing anything ([`maxpool2d_argmax`],
+//! [`maxpool2d_grad_argmax`]). The taps are stored per output element in
+//! NHWC order whatever the layout.
+//!
+//! With `threads > 1` every routine splits the batch into rayon tasks on
+//! the pool it is called in: images own disjoint regions of every buffer
+//! (`dx` included), so results are bit-identical for any thread count.
+//! Outside a rayon pool the routines run on the caller's thread, so they
+//! never start rayon's global pool.
+
+use rayon::prelude::*;
 
 use super::{permuted_strides, span, tap};
 use crate::ir::geometry::{self, window};
@@ -45,10 +60,13 @@ pub struct PoolDesc {
     pub y_h: usize,
     pub y_w: usize,
     pub y_c: usize,
+    /// Threads of the pool the routines run in (1: the caller's thread).
+    pub threads: usize,
 }
 
 impl PoolDesc {
-    /// The maxpool2d of a row-major `image` of this shape in `attrs.layout`.
+    /// The maxpool2d of a row-major `image` of this shape in `attrs.layout`,
+    /// on one thread.
     pub fn new(image: &[usize], attrs: PoolAttrs) -> PoolDesc {
         let layout = attrs.layout;
         let [n, h, w, c] = geometry::image_dims(image, layout);
@@ -81,6 +99,16 @@ impl PoolDesc {
             y_h,
             y_w,
             y_c,
+            threads: 1,
+        }
+    }
+
+    /// The same pool, its batch split across a pool of `threads` threads
+    /// (at least 1).
+    pub fn with_threads(self, threads: usize) -> PoolDesc {
+        PoolDesc {
+            threads: threads.max(1),
+            ..self
         }
     }
 
@@ -96,82 +124,281 @@ impl PoolDesc {
         span([(n, self.y_n), (oh, self.y_h), (ow, self.y_w), (c, self.y_c)])
     }
 
-    /// Calls `f(output_offset, winner_offset)` for every output element, in
-    /// NHWC order (row-major windows within each image and channel).
-    fn for_each_argmax(&self, x: &[f32], mut f: impl FnMut(usize, usize)) {
-        // One window's winners for all channels at once: the inner loop runs
-        // over channels without a data-dependent branch per element (random
-        // data would mispredict it half the time), keeping the winning tap's
-        // number, the same for every lane of one comparison.
-        let mut winners = Winners::new(self.c);
-        for b in 0..self.n {
-            for i in 0..self.oh {
-                for j in 0..self.ow {
-                    self.window_winners(x, b, i, j, &mut winners);
-                    let out = b * self.y_n + i * self.y_h + j * self.y_w;
-                    for (ch, &t) in winners.tap.iter().enumerate() {
-                        f(
-                            out + ch * self.y_c,
-                            winners.bases[t as usize] + ch * self.x_c,
-                        );
+    /// Bytes of one recorded tap number: 1, 2 or 4, the smallest that
+    /// numbers every tap of a window.
+    pub fn tap_bytes(&self) -> usize {
+        match self.kh * self.kw {
+            0..=0x100 => 1,
+            0x101..=0x1_0000 => 2,
+            _ => 4,
+        }
+    }
+
+    /// Bytes of the recorded winners: one tap number per output element.
+    pub fn argmax_bytes(&self) -> usize {
+        self.n * self.oh * self.ow * self.c * self.tap_bytes()
+    }
+
+    /// The recorded winners' size in f32 elements (rounded up), for an f32
+    /// arena.
+    pub fn argmax_len(&self) -> usize {
+        self.argmax_bytes().div_ceil(4)
+    }
+
+    /// Recorded winners per image, in bytes.
+    fn argmax_image(&self) -> usize {
+        self.oh * self.ow * self.c * self.tap_bytes()
+    }
+
+    /// The image offsets of window `(i, j)`'s taps, row-major, `None` for a
+    /// tap in the padding.
+    fn tap_offsets(&self, i: usize, j: usize, offsets: &mut [Option<usize>]) {
+        for p in 0..self.kh {
+            let y = tap(i, self.stride_h, p, self.pad_top, self.h);
+            for q in 0..self.kw {
+                let xx = tap(j, self.stride_w, q, self.pad_left, self.w);
+                offsets[p * self.kw + q] = y.zip(xx).map(|(y, xx)| y * self.x_h + xx * self.x_w);
+            }
+        }
+    }
+
+    /// The winners of window `(i, j)` of the image `x`, one per channel,
+    /// taps scanned in row-major order.
+    fn window_winners(&self, x: &[f32], i: usize, j: usize, winners: &mut Winners) {
+        self.tap_offsets(i, j, &mut winners.offsets);
+        let mut started = false;
+        for t in 0..winners.offsets.len() {
+            let Some(base) = winners.offsets[t] else {
+                continue;
+            };
+            let t = t as u32;
+            if !started {
+                winners.start(x, base, self.x_c, t);
+                started = true;
+            } else if self.x_c == 1 {
+                // NHWC: the channels are contiguous, a slice the compiler
+                // vectorizes without bounds checks.
+                winners.challenge(&x[base..base + self.c], t);
+            } else {
+                winners.challenge_strided(x, base, self.x_c, t);
+            }
+        }
+        // `window` keeps every window's first tap inside the image.
+        assert!(started, "every pool window overlaps the image");
+    }
+
+    /// `y` (and, when not empty, `argmax`) of one image.
+    fn forward_image(&self, x: &[f32], y: &mut [f32], argmax: &mut [u8], winners: &mut Winners) {
+        let width = self.tap_bytes();
+        for i in 0..self.oh {
+            for j in 0..self.ow {
+                self.window_winners(x, i, j, winners);
+                let out = i * self.y_h + j * self.y_w;
+                // The leaders' values are copies of the winners' bits.
+                if self.y_c == 1 {
+                    y[out..out + self.c].copy_from_slice(&winners.value);
+                } else {
+                    for (ch, &v) in winners.value.iter().enumerate() {
+                        y[out + ch * self.y_c] = v;
                     }
+                }
+                if !argmax.is_empty() {
+                    let k = (i * self.ow + j) * self.c * width;
+                    store_taps(&winners.tap, &mut argmax[k..k + self.c * width]);
                 }
             }
         }
     }
 
-    /// The winners of window `(i, j)` of image `b`, one per channel, taps
-    /// scanned in row-major order.
-    fn window_winners(&self, x: &[f32], b: usize, i: usize, j: usize, winners: &mut Winners) {
-        winners.bases.clear();
-        for p in 0..self.kh {
-            let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
-                continue;
-            };
-            for q in 0..self.kw {
-                let Some(xx) = tap(j, self.stride_w, q, self.pad_left, self.w) else {
-                    continue;
-                };
-                let base = b * self.x_n + y * self.x_h + xx * self.x_w;
-                winners.bases.push(base);
-                let t = winners.bases.len() as u32 - 1;
-                match (t, self.x_c) {
-                    (0, _) => winners.start(x, base, self.x_c),
-                    // NHWC: the channels are contiguous, a slice the
-                    // compiler vectorizes without bounds checks.
-                    (_, 1) => winners.challenge(&x[base..base + self.c], t),
-                    _ => winners.challenge_strided(x, base, self.x_c, t),
+    /// `dx` of one image, winners recomputed from `x`.
+    fn grad_image(&self, x: &[f32], dy: &[f32], dx: &mut [f32], winners: &mut Winners) {
+        dx.fill(0.0);
+        for i in 0..self.oh {
+            for j in 0..self.ow {
+                self.window_winners(x, i, j, winners);
+                let out = i * self.y_h + j * self.y_w;
+                for (ch, &t) in winners.tap.iter().enumerate() {
+                    let at = winners.offsets[t as usize].expect("winners are in the image");
+                    dx[at + ch * self.x_c] += dy[out + ch * self.y_c];
                 }
             }
         }
-        // `window` keeps every window's first tap inside the image.
+    }
+
+    /// `dx` of one image, winners read from `argmax`: a scatter.
+    fn scatter_image(
+        &self,
+        argmax: &[u8],
+        dy: &[f32],
+        dx: &mut [f32],
+        offsets: &mut [Option<usize>],
+    ) {
+        dx.fill(0.0);
+        let width = self.tap_bytes();
+        for i in 0..self.oh {
+            for j in 0..self.ow {
+                self.tap_offsets(i, j, offsets);
+                let out = i * self.y_h + j * self.y_w;
+                let k = (i * self.ow + j) * self.c * width;
+                let taps = &argmax[k..k + self.c * width];
+                if width == 1 && self.x_c == 1 && self.y_c == 1 {
+                    scatter_window(taps, &dy[out..out + self.c], dx, offsets);
+                    continue;
+                }
+                for ch in 0..self.c {
+                    let t = load_tap(taps, ch, width);
+                    let at = offsets[t].expect("a recorded winner is in the image");
+                    dx[at + ch * self.x_c] += dy[out + ch * self.y_c];
+                }
+            }
+        }
+    }
+
+    /// Images per task: every image in one task, unless the descriptor asks
+    /// for threads and runs inside a rayon pool. A few tasks per thread let
+    /// work stealing even out a busy core.
+    fn tasks(&self) -> Vec<usize> {
+        let parallel = self.threads > 1 && rayon::current_thread_index().is_some();
+        let per = if parallel {
+            self.n.div_ceil(self.threads * 4).max(1)
+        } else {
+            self.n.max(1)
+        };
+        let mut tasks = Vec::new();
+        let mut left = self.n;
+        while left > 0 {
+            tasks.push(per.min(left));
+            left -= per.min(left);
+        }
+        tasks
+    }
+
+    /// The image and output buffers must be whole images one after another,
+    /// as every row-major layout has them, for the batch to split.
+    fn check_batch(&self) {
         assert!(
-            !winners.bases.is_empty(),
-            "every pool window overlaps the image"
+            self.image_len() == self.n * self.x_n && self.output_len() == self.n * self.y_n,
+            "maxpool2d: images are not contiguous one after another"
         );
     }
 }
 
+/// One window's scatter with contiguous channels (NHWC) and one-byte tap
+/// numbers: for each tap in the image, every channel adds its `dy` where
+/// the tap won and `-0.0` where it did not. `v + -0.0` is `v` bit for bit
+/// (NaN payloads, `+0` included), so this sums exactly what the per-channel
+/// scatter sums, in the same order, as whole vectors instead of one
+/// bounds-checked element at a time.
+fn scatter_window(taps: &[u8], dy: &[f32], dx: &mut [f32], offsets: &[Option<usize>]) {
+    let c = taps.len();
+    let dy = &dy[..c];
+    for (t, offset) in offsets.iter().enumerate() {
+        let Some(at) = *offset else {
+            continue;
+        };
+        let dx = &mut dx[at..at + c];
+        for ch in 0..c {
+            let mask = ((taps[ch] as usize == t) as u32).wrapping_neg();
+            let add = (dy[ch].to_bits() & mask) | (!mask & 0x8000_0000);
+            dx[ch] += f32::from_bits(add);
+        }
+    }
+}
+
+/// Writes tap numbers as `width`-byte native-endian integers.
+fn store_taps(taps: &[u32], out: &mut [u8]) {
+    match out.len() / taps.len().max(1) {
+        // The common case (windows of at most 256 taps), a narrowing copy.
+        1 => {
+            for (o, &t) in out.iter_mut().zip(taps) {
+                *o = t as u8;
+            }
+        }
+        2 => {
+            for (o, &t) in out.chunks_exact_mut(2).zip(taps) {
+                o.copy_from_slice(&(t as u16).to_ne_bytes());
+            }
+        }
+        _ => {
+            for (o, &t) in out.chunks_exact_mut(4).zip(taps) {
+                o.copy_from_slice(&t.to_ne_bytes());
+            }
+        }
+    }
+}
+
+/// Tap number `k` of `taps`, stored `width` bytes each.
+fn load_tap(taps: &[u8], k: usize, width: usize) -> usize {
+    match width {
+        1 => taps[k] as usize,
+        2 => u16::from_ne_bytes([taps[2 * k], taps[2 * k + 1]]) as usize,
+        _ => {
+            let b = &taps[4 * k..4 * k + 4];
+            u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize
+        }
+    }
+}
+
+/// `s` cut into consecutive pieces of `count * per` elements.
+fn split<'a, T>(mut s: &'a [T], counts: &[usize], per: usize) -> Vec<&'a [T]> {
+    counts
+        .iter()
+        .map(|&k| {
+            let (head, tail) = s.split_at(k * per);
+            s = tail;
+            head
+        })
+        .collect()
+}
+
+/// [`split`] of a mutable slice.
+fn split_mut<'a, T>(mut s: &'a mut [T], counts: &[usize], per: usize) -> Vec<&'a mut [T]> {
+    counts
+        .iter()
+        .map(|&k| {
+            let (head, tail) = std::mem::take(&mut s).split_at_mut(k * per);
+            s = tail;
+            head
+        })
+        .collect()
+}
+
+/// Runs `f` on every task, in the current rayon pool when there are
+/// several (each task owns its slices, so the order cannot matter).
+fn run<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Send + Sync) {
+    if tasks.len() > 1 {
+        tasks.into_par_iter().for_each(f);
+    } else {
+        tasks.into_iter().for_each(f);
+    }
+}
+
 /// Per channel, the number of the best tap so far and its value; the
-/// window's in-image taps' base offsets, in scan order.
+/// window's taps' image offsets (`None` in the padding).
 struct Winners {
     tap: Vec<u32>,
     value: Vec<f32>,
-    bases: Vec<usize>,
+    offsets: Vec<Option<usize>>,
 }
 
 impl Winners {
-    fn new(c: usize) -> Winners {
+    fn new(d: &PoolDesc) -> Winners {
         Winners {
-            tap: vec![0; c],
-            value: vec![0.0; c],
-            bases: Vec::new(),
+            tap: vec![0; d.c],
+            value: vec![0.0; d.c],
+            offsets: vec![None; d.kh * d.kw],
         }
     }
 
-    /// The window's first tap (at `base`, channels `x_c` apart) leads.
-    fn start(&mut self, x: &[f32], base: usize, x_c: usize) {
-        self.tap.fill(0);
+    /// Tap `t` (at `base`, channels `x_c` apart), the window's first in
+    /// the image, leads.
+    fn start(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
+        self.tap.fill(t);
+        if x_c == 1 {
+            let c = self.value.len();
+            self.value.copy_from_slice(&x[base..base + c]);
+            return;
+        }
         for (ch, value) in self.value.iter_mut().enumerate() {
             *value = x[base + ch * x_c];
         }
@@ -181,22 +408,34 @@ impl Winners {
     /// leader: greater, or NaN over a number. Equal values keep the
     /// earlier tap.
     fn challenge(&mut self, taps: &[f32], t: u32) {
-        for ((tap, value), &v) in self.tap.iter_mut().zip(&mut self.value).zip(taps) {
-            let wins = v > *value || (v.is_nan() && !value.is_nan());
-            *tap = if wins { t } else { *tap };
-            *value = if wins { v } else { *value };
+        let c = self.tap.len();
+        let (tap, value, taps) = (&mut self.tap[..c], &mut self.value[..c], &taps[..c]);
+        for ch in 0..c {
+            let (tap, value) = (&mut tap[ch], &mut value[ch]);
+            beat(tap, value, taps[ch], t);
         }
     }
 
     /// [`Winners::challenge`] with channels `x_c` apart (NCHW).
     fn challenge_strided(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
         for (ch, (tap, value)) in self.tap.iter_mut().zip(&mut self.value).enumerate() {
-            let v = x[base + ch * x_c];
-            let wins = v > *value || (v.is_nan() && !value.is_nan());
-            *tap = if wins { t } else { *tap };
-            *value = if wins { v } else { *value };
+            beat(tap, value, x[base + ch * x_c], t);
         }
     }
+}
+
+/// Tap `t` with value `v` takes the lead from (`tap`, `value`) when `v` is
+/// greater or NaN over a number. Masks and bit selects, no branch (nor
+/// short-circuit), so the channel loop vectorizes: written with `if`, each
+/// lane became a branch and a conditional store.
+#[inline(always)]
+fn beat(tap: &mut u32, value: &mut f32, v: f32, t: u32) {
+    let wins = (v > *value) | (v.is_nan() & !value.is_nan());
+    let mask = (wins as u32).wrapping_neg();
+    *tap ^= (*tap ^ t) & mask;
+    let bits = value.to_bits();
+    // A select of bits keeps NaN payloads (the interpreter copies them).
+    *value = f32::from_bits(bits ^ ((bits ^ v.to_bits()) & mask));
 }
 
 fn check(what: &str, len: usize, needed: usize) {
@@ -209,9 +448,42 @@ fn check(what: &str, len: usize, needed: usize) {
 /// `y = maxpool2d(x)`: each window's winner, bit for bit (NaN payloads
 /// included).
 pub fn maxpool2d(d: &PoolDesc, x: &[f32], y: &mut [f32]) {
+    forward(d, x, y, &mut []);
+}
+
+/// [`maxpool2d`], recording each output's winning tap in `argmax`
+/// ([`PoolDesc::argmax_bytes`] bytes) for [`maxpool2d_grad_argmax`].
+pub fn maxpool2d_argmax(d: &PoolDesc, x: &[f32], y: &mut [f32], argmax: &mut [u8]) {
+    check("argmax", argmax.len(), d.argmax_bytes());
+    forward(d, x, y, &mut argmax[..d.argmax_bytes()]);
+}
+
+/// The forward; `argmax` is empty when not recording.
+fn forward(d: &PoolDesc, x: &[f32], y: &mut [f32], argmax: &mut [u8]) {
     check("x", x.len(), d.image_len());
     check("y", y.len(), d.output_len());
-    d.for_each_argmax(x, |out, at| y[out] = x[at]);
+    if d.image_len() == 0 || d.output_len() == 0 {
+        return;
+    }
+    d.check_batch();
+    let counts = d.tasks();
+    let per_argmax = if argmax.is_empty() {
+        0
+    } else {
+        d.argmax_image()
+    };
+    let xs = split(x, &counts, d.x_n);
+    let ys = split_mut(y, &counts, d.y_n);
+    let argmaxes = split_mut(argmax, &counts, per_argmax);
+    let tasks: Vec<_> = xs.into_iter().zip(ys).zip(argmaxes).collect();
+    run(tasks, |((x, y), argmax)| {
+        let mut winners = Winners::new(d);
+        let images = x.chunks(d.x_n).zip(y.chunks_mut(d.y_n));
+        for (b, (x, y)) in images.enumerate() {
+            let argmax = argmax.get_mut(b * per_argmax..(b + 1) * per_argmax);
+            d.forward_image(x, y, argmax.unwrap_or_default(), &mut winners);
+        }
+    });
 }
 
 /// `dx = maxpool2d_grad(x, dy)`: zero, plus each `dy` element added to its
@@ -220,8 +492,61 @@ pub fn maxpool2d_grad(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     check("x", x.len(), d.image_len());
     check("dy", dy.len(), d.output_len());
     check("dx", dx.len(), d.image_len());
-    dx[..d.image_len()].fill(0.0);
-    d.for_each_argmax(x, |out, at| dx[at] += dy[out]);
+    if d.image_len() == 0 {
+        return;
+    }
+    if d.output_len() == 0 {
+        dx[..d.image_len()].fill(0.0);
+        return;
+    }
+    d.check_batch();
+    let counts = d.tasks();
+    let xs = split(x, &counts, d.x_n);
+    let dys = split(dy, &counts, d.y_n);
+    let dxs = split_mut(dx, &counts, d.x_n);
+    let tasks: Vec<_> = xs.into_iter().zip(dys).zip(dxs).collect();
+    run(tasks, |((x, dy), dx)| {
+        let mut winners = Winners::new(d);
+        let images = x
+            .chunks(d.x_n)
+            .zip(dy.chunks(d.y_n))
+            .zip(dx.chunks_mut(d.x_n));
+        for ((x, dy), dx) in images {
+            d.grad_image(x, dy, dx, &mut winners);
+        }
+    });
+}
+
+/// [`maxpool2d_grad`] from the winners [`maxpool2d_argmax`] recorded for
+/// the same descriptor and `x`: zero, plus each `dy` element added to its
+/// recorded winner.
+pub fn maxpool2d_grad_argmax(d: &PoolDesc, argmax: &[u8], dy: &[f32], dx: &mut [f32]) {
+    check("argmax", argmax.len(), d.argmax_bytes());
+    check("dy", dy.len(), d.output_len());
+    check("dx", dx.len(), d.image_len());
+    if d.image_len() == 0 {
+        return;
+    }
+    if d.output_len() == 0 {
+        dx[..d.image_len()].fill(0.0);
+        return;
+    }
+    d.check_batch();
+    let counts = d.tasks();
+    let argmaxes = split(argmax, &counts, d.argmax_image());
+    let dys = split(dy, &counts, d.y_n);
+    let dxs = split_mut(dx, &counts, d.x_n);
+    let tasks: Vec<_> = argmaxes.into_iter().zip(dys).zip(dxs).collect();
+    run(tasks, |((argmax, dy), dx)| {
+        let mut offsets = vec![None; d.kh * d.kw];
+        let images = argmax
+            .chunks(d.argmax_image())
+            .zip(dy.chunks(d.y_n))
+            .zip(dx.chunks_mut(d.x_n));
+        for ((argmax, dy), dx) in images {
+            d.scatter_image(argmax, dy, dx, &mut offsets);
+        }
+    });
 }
 
 /// The C-ABI entry point of [`maxpool2d`]: `(desc, x, y)`.
@@ -239,6 +564,33 @@ pub unsafe extern "C" fn tri_maxpool2d(desc: *const PoolDesc, x: *const f32, y: 
         let x = super::slice(x, d.image_len());
         let y = super::slice_mut(y, d.output_len());
         maxpool2d(d, x, y);
+    }
+}
+
+/// The C-ABI entry point of [`maxpool2d_argmax`]: `(desc, x, y, argmax)`,
+/// `argmax` being f32 arena space that holds the tap numbers as bytes.
+///
+/// # Safety
+///
+/// `desc` points to a valid [`PoolDesc`]; `x` is valid for reads of
+/// `image_len()` elements, `y` for writes of `output_len()`, `argmax` for
+/// writes of `argmax_len()` (f32 elements); `y` and `argmax` overlap
+/// nothing else. A pointer may be null when its length is 0.
+pub unsafe extern "C" fn tri_maxpool2d_argmax(
+    desc: *const PoolDesc,
+    x: *const f32,
+    y: *mut f32,
+    argmax: *mut f32,
+) {
+    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
+    // the length its descriptor method gives, the outputs disjoint from
+    // each other and from `x`.
+    unsafe {
+        let d = &*desc;
+        let x = super::slice(x, d.image_len());
+        let y = super::slice_mut(y, d.output_len());
+        let argmax = bytes_mut(argmax, d.argmax_bytes());
+        maxpool2d_argmax(d, x, y, argmax);
     }
 }
 
@@ -265,4 +617,66 @@ pub unsafe extern "C" fn tri_maxpool2d_grad(
         let dx = super::slice_mut(dx, d.image_len());
         maxpool2d_grad(d, x, dy, dx);
     }
+}
+
+/// The C-ABI entry point of [`maxpool2d_grad_argmax`]: `(desc, argmax, dy,
+/// dx)`, `argmax` as [`tri_maxpool2d_argmax`] wrote it.
+///
+/// # Safety
+///
+/// `desc` points to a valid [`PoolDesc`]; `argmax` is valid for reads of
+/// `argmax_len()` f32 elements, `dy` for reads of `output_len()`, `dx` for
+/// writes of `image_len()` and overlaps neither input. A pointer may be
+/// null when its length is 0.
+pub unsafe extern "C" fn tri_maxpool2d_grad_argmax(
+    desc: *const PoolDesc,
+    argmax: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+) {
+    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
+    // the length its descriptor method gives, `dx` disjoint from the inputs.
+    unsafe {
+        let d = &*desc;
+        let argmax = bytes(argmax, d.argmax_bytes());
+        let dy = super::slice(dy, d.output_len());
+        let dx = super::slice_mut(dx, d.image_len());
+        maxpool2d_grad_argmax(d, argmax, dy, dx);
+    }
+}
+
+/// The first `len` bytes of f32 space at `p`; empty when `len` is 0, since
+/// generated code may pass null for an empty buffer.
+///
+/// # Safety
+///
+/// When `len > 0`, `p` is valid for reads of `len.div_ceil(4)` f32
+/// elements, not written through any other pointer while the slice lives.
+// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` bytes.
+unsafe fn bytes<'a>(p: *const f32, len: usize) -> &'a [u8] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: `len > 0` and the caller guarantees `p` covers at least `len`
+    // bytes; any bit pattern is a valid `u8`, and `u8` needs no alignment.
+    unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
+}
+
+/// The first `len` bytes of f32 space at `p`, mutable; empty when `len` is
+/// 0.
+///
+/// # Safety
+///
+/// When `len > 0`, `p` is valid for reads and writes of `len.div_ceil(4)`
+/// f32 elements and no other pointer accesses them while the slice lives.
+// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` bytes,
+// exclusively.
+unsafe fn bytes_mut<'a>(p: *mut f32, len: usize) -> &'a mut [u8] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: `len > 0` and the caller guarantees `p` covers at least `len`
+    // bytes exclusively; any bit pattern is a valid `u8` (and f32 after
+    // it), and `u8` needs no alignment.
+    unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) }
 }
