@@ -53,8 +53,15 @@ static GLOBAL: Counting = Counting;
 /// size buffers and start the pool's threads).
 fn allocations_per_run(name: &str, batch: usize, threads: usize) -> f64 {
     let b = builtin(name).unwrap().unwrap();
-    let model = Model::new(b.model, b.optimizer, b.loss, &b.metrics, Box::new(Jit::new()), 0)
-        .unwrap();
+    let model = Model::new(
+        b.model,
+        b.optimizer,
+        b.loss,
+        &b.metrics,
+        Box::new(Jit::new()),
+        0,
+    )
+    .unwrap();
     let mut state = model.state().clone();
     let train = compile::train_step(model.sequential(), model.spec(), batch)
         .unwrap()
@@ -71,7 +78,9 @@ fn allocations_per_run(name: &str, batch: usize, threads: usize) -> f64 {
             match a.role {
                 ArgRole::X => ArrayD::from_shape_fn(IxDyn(dims), |i| (i[0] % 7) as f32 / 7.0),
                 ArgRole::Y if dims[1] == 1 => ArrayD::from_elem(IxDyn(dims), 0.5),
-                ArgRole::Y => ArrayD::from_shape_fn(IxDyn(dims), |i| (i[0] % dims[1] == i[1]) as u8 as f32),
+                ArgRole::Y => {
+                    ArrayD::from_shape_fn(IxDyn(dims), |i| (i[0] % dims[1] == i[1]) as u8 as f32)
+                }
                 _ => ArrayD::from_elem(IxDyn(dims), 1e-3),
             }
         })
@@ -92,11 +101,18 @@ fn the_jit_train_step_allocates_nothing_but_inside_gemm() {
     // linreg's only contraction is [b, 1] x [1, 1], which `gemm` computes
     // without packing: nothing allocates at all.
     for threads in [1, 2] {
-        assert_eq!(allocations_per_run("linreg", 1024, threads), 0.0, "linreg x{threads}");
+        assert_eq!(
+            allocations_per_run("linreg", 1024, threads),
+            0.0,
+            "linreg x{threads}"
+        );
     }
     // mnist-mlp: every allocation is the gemm crate's (3 products of the
     // train step that pack; see the module comment).
     let mlp = allocations_per_run("mnist-mlp", 128, 1);
-    eprintln!("mnist-mlp: {mlp} allocations per step; seed-cnn: {}", allocations_per_run("seed-cnn", 32, 1));
+    eprintln!(
+        "mnist-mlp: {mlp} allocations per step; seed-cnn: {}",
+        allocations_per_run("seed-cnn", 32, 1)
+    );
     assert!(mlp <= 3.0 * 3.0, "mnist-mlp allocates {mlp} times per step");
 }
