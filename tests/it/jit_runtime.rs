@@ -386,33 +386,36 @@ fn within<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 fn matmul_is_the_same_bits_on_1_2_and_3_threads() {
     let cases: [(&[usize], [usize; 3], MatMulAttrs); 5] = [
         (&[], [128, 784, 128], MatMulAttrs::PLAIN),
-        (&[], [784, 128, 128], MatMulAttrs::new(true, false)),
         (&[2], [256, 400, 300], MatMulAttrs::new(false, true)),
-        (&[], [1024, 256, 200], MatMulAttrs::new(true, true)),
-        // Below the threshold: one thread whatever the descriptor says.
+        (&[], [1024, 256, 200], MatMulAttrs::new(false, true)),
+        // Transposed `a`, and below the threshold: one thread whatever the
+        // descriptor says.
+        (&[], [784, 128, 128], MatMulAttrs::new(true, false)),
         (&[], [128, 128, 10], MatMulAttrs::PLAIN),
     ];
+    let mut parallel = 0;
     for (i, (batch, [m, k, n], attrs)) in cases.into_iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(i as u64);
         let [a_shape, b_shape] = matmul_shapes(batch, [m, k, n], attrs);
         let (a, b) = (random(&a_shape, &mut rng), random(&b_shape, &mut rng));
         let d = MatMulDesc::new(&a_shape, &b_shape, attrs);
-        let large = 2.0 * (m * k * n) as f64 >= runtime::gemm::PARALLEL_MIN_FLOPS;
+        let splits = d.with_threads(2).gemm_threads() > 1;
+        parallel += usize::from(splits);
         let run = |threads: usize| {
             let d = d.with_threads(threads);
-            assert_eq!(d.gemm_threads() > 1, large && threads > 1);
+            assert_eq!(d.gemm_threads(), if splits { threads } else { 1 });
             let mut c = poisoned(d.c_len());
             within(threads, || runtime::matmul(&d, data(&a), data(&b), &mut c));
             bits(&c)
         };
         let one = run(1);
         for threads in [2, 3] {
-            assert!(
-                run(threads) == one,
-                "{a_shape:?} x {b_shape:?} on {threads} threads"
-            );
+            let what = format!("{a_shape:?} x {b_shape:?} on {threads} threads");
+            assert!(run(threads) == one, "{what}");
         }
     }
+    // The first three really split; the other two stay on one thread.
+    assert_eq!(parallel, 3);
 }
 
 /// Geometries with several chunks (the last one short): seed-cnn-like NHWC

@@ -71,11 +71,16 @@ impl MatMulDesc {
     }
 
     /// Threads the product of one batch element splits over: `threads`
-    /// once it is large enough to gain (below [`PARALLEL_MIN_FLOPS`] the
-    /// fork and join cost more than the second core saves), else 1.
+    /// where splitting measured faster, else 1. That takes a product of at
+    /// least [`PARALLEL_MIN_FLOPS`] (below it the fork and join cost more
+    /// than the second core saves), at least [`PARALLEL_MIN_N`] columns
+    /// (`gemm` splits the columns, so a tall skinny product gains nothing)
+    /// and `a` read row by row (with `a` transposed, mnist-mlp's
+    /// 784x128x128 `dw1` ran 8% slower on two threads than on one).
     pub fn gemm_threads(&self) -> usize {
         let per_batch = 2.0 * self.m as f64 * self.k as f64 * self.n as f64;
-        if self.threads > 1 && per_batch >= PARALLEL_MIN_FLOPS {
+        let splits = per_batch >= PARALLEL_MIN_FLOPS && self.n >= PARALLEL_MIN_N && self.a_col == 1;
+        if self.threads > 1 && splits {
             self.threads
         } else {
             1
@@ -135,8 +140,14 @@ impl Operand {
 }
 
 /// The smallest product (FLOPs of one batch element) worth splitting
-/// across threads, measured with `benches/kernels.rs` (see BENCHMARKS.md).
-pub const PARALLEL_MIN_FLOPS: f64 = 5.0e7;
+/// across threads, measured with `benches/kernels.rs` (see BENCHMARKS.md):
+/// mnist-mlp's 128x784x128 (2.6e7 FLOPs) ran 1.5x faster on two threads,
+/// its 0.3 MFLOP products 4x slower.
+pub const PARALLEL_MIN_FLOPS: f64 = 1.0e7;
+
+/// The fewest columns of a product worth splitting: seed-cnn's im2col
+/// GEMMs (n = 16 and 32, 2e8 FLOPs) ran no faster on two threads.
+pub const PARALLEL_MIN_N: usize = 64;
 
 /// `c = op(a) x op(b)` as `desc` describes, overwriting `c`.
 ///
