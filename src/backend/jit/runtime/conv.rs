@@ -85,9 +85,10 @@ pub struct ConvDesc {
 /// written by im2col is still in cache when the GEMM reads it, while the
 /// batch still splits into enough chunks to balance two or three threads
 /// (seed-cnn at batch 128: conv1 13 chunks of 10 images, conv2 26 of 5).
-/// Measured with `benches/kernels.rs`: conv1's filter gradient ran at 23
-/// GFLOP/s in chunks of 1 image and 30 in chunks of 4; conv2's at 55 in
-/// chunks of 6 and 46 in chunks of 24.
+/// Measured with `benches/kernels.rs` on one thread: conv1's filter
+/// gradient ran at 23 GFLOP/s in chunks of 1 image, 30 in chunks of 4, 37
+/// in chunks of 10 and 22-35 in chunks of 40; conv2's at 55 in chunks of 5
+/// or 6 and 39-46 in chunks of 20 or 24.
 pub const CHUNK_ELEMS: usize = 1 << 18;
 
 impl ConvDesc {
@@ -568,21 +569,25 @@ pub fn conv2d_filter_grad(
 }
 
 /// Output channels the direct forward conv accumulates at once, in
-/// registers. The direct forward conv (no patch matrix) is for few input
-/// channels
+/// registers (blocks of twice that where `o` allows: 4 vector chains per
+/// pixel, 8 for a pixel pair).
+///
+/// The direct forward conv (no patch matrix) is for few input channels
 /// (conv1: 3), where im2col costs as much as the product and a generic
 /// GEMM with `k = 27` runs well below its peak: for each output pixel, the
 /// `o` output channels accumulate in registers over the window's taps, one
 /// broadcast image element times a contiguous filter row at a time (FMA,
 /// vectorized over the output channels). NHWC images with HWIO filters
-/// only, and only where the CPU has AVX2 and FMA (checked at run time);
-/// `o` a multiple of [`DIRECT_BLOCK`] (blocks of twice that where `o`
-/// allows: 4 vector chains per pixel).
+/// only, `o` a multiple of this, and only where the CPU has AVX2 and FMA
+/// (checked at run time).
 const DIRECT_BLOCK: usize = 16;
 
-/// Input channels up to which [`ConvDesc::new`] picks the direct
-/// forward conv: measured faster than im2col + GEMM for c = 3 (conv1), and
-/// slower for c = 32 (conv2); see BENCHMARKS.md.
+/// Input channels up to which [`ConvDesc::new`] picks the direct forward
+/// conv. Measured on one thread at batch 128: conv1 (c = 3) 70-75 GFLOP/s
+/// direct against 41-43 by im2col + GEMM; conv2 (c = 32) 55-57 direct
+/// against 63-73. (A direct filter gradient for conv1, `c x 16` sums in
+/// registers per tap while `dy` streams, ran no faster than im2col + GEMM,
+/// 37.4 against 38.3, so the gradients keep im2col.)
 const DIRECT_MAX_CHANNELS: usize = 4;
 
 impl ConvDesc {
@@ -631,6 +636,8 @@ fn direct_forward(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], images: usi
 /// # Safety
 ///
 /// The CPU supports AVX2 and FMA.
+// SAFETY: callers keep the `# Safety` invariant (the CPU has the features);
+// the body is safe code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn direct_forward_fma(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], images: usize) {
