@@ -1,13 +1,17 @@
-//! The JIT runtime's kernels on the built-in models' shapes, single-threaded
-//! (`Parallelism::None`). Throughput is in floating-point operations:
+//! The JIT runtime's kernels on the built-in models' shapes. GEMM and conv
+//! run with descriptors for 1 thread (`t1`, on the bench thread) and for 2
+//! threads (`t2`, inside a 2-thread rayon pool, as an executable compiled
+//! for 2 threads runs them). Throughput is in floating-point operations:
 //! criterion's `elem/s` reads as FLOP/s (`Gelem/s` = GFLOP/s); the pooling
 //! benchmarks count image elements instead.
 //!
 //! | id                              | what                                            |
 //! | ------------------------------- | ----------------------------------------------- |
 //! | `gemm/mlp-*`                    | mnist-mlp (784-128-10, batch 128) forward and backward products |
-//! | `gemm/cnn-conv*-im2col`         | the bare GEMM inside seed-cnn's convs, batch 32  |
-//! | `conv/cnn-conv*-{fwd,dx,dw}`    | seed-cnn's convs with im2col/col2im, batch 32    |
+//! | `gemm/cnn-conv*-im2col`         | the bare GEMM of seed-cnn's convs over the whole batch (128) |
+//! | `conv/cnn-conv*-{fwd,dx,dw}`    | seed-cnn's convs with im2col/col2im, batch 128   |
+//! | `conv/cnn-conv*-fwd-{direct,im2col}` | the forward strategy the rule did not pick |
+//! | `conv/cnn-conv*-dw-chunkN`      | the filter gradient in 4x larger chunks          |
 //! | `pool/cnn-pool*-{fwd,grad}`     | seed-cnn's 2x2 max pools, batch 32 (winners recomputed by the grad) |
 //! | `pool/cnn-pool*-{fwd+argmax,grad-from-argmax}[-2t]` | the same, the forward recording its winners and the grad scattering from them; `-2t`: the batch split over a 2-thread rayon pool (entered per iteration) |
 //! | `adam/{jit,interp}-N`           | Keras Adam on one N-element param, fused by the passes; elem/s = params/s |
@@ -78,22 +82,40 @@ const PRODUCTS: [Product; 7] = [
         true,
         false,
     ),
-    // seed-cnn, batch 32, as im2col GEMMs: [patches, kh*kw*c] x [.., o].
+    // seed-cnn, batch 128, as im2col GEMMs: [patches, kh*kw*c] x [.., o].
     product(
-        "cnn-conv1-im2col 28800x27x32",
-        [32 * 30 * 30, 27],
+        "cnn-conv1-im2col 115200x27x32",
+        [128 * 30 * 30, 27],
         [27, 32],
         false,
         false,
     ),
     product(
-        "cnn-conv2-im2col 5408x288x16",
-        [32 * 13 * 13, 288],
+        "cnn-conv2-im2col 21632x288x16",
+        [128 * 13 * 13, 288],
         [288, 16],
         false,
         false,
     ),
 ];
+
+/// Thread counts the GEMM and conv benches run with, and the pool (none
+/// for 1) each runs inside.
+fn pools() -> Vec<(usize, Option<rayon::ThreadPool>)> {
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool");
+    vec![(1, None), (2, Some(two))]
+}
+
+/// `f()` inside `pool` (on this thread when there is none).
+fn within<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
 
 fn gemm(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -102,29 +124,37 @@ fn gemm(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
+    let pools = pools();
     for p in &PRODUCTS {
         let d = MatMulDesc::new(&p.a, &p.b, p.attrs);
         let (a, b) = (random(d.a_len(), &mut rng), random(d.b_len(), &mut rng));
         let mut out = vec![0.0; d.c_len()];
         group.throughput(Throughput::Elements(d.flops() as u64));
-        group.bench_function(p.name, |bench| {
-            bench.iter(|| runtime::matmul(&d, black_box(&a), black_box(&b), &mut out))
-        });
+        for (threads, pool) in &pools {
+            let d = d.with_threads(*threads);
+            group.bench_function(format!("{} t{threads}", p.name), |bench| {
+                bench.iter(|| {
+                    within(pool, || {
+                        runtime::matmul(&d, black_box(&a), black_box(&b), &mut out)
+                    })
+                })
+            });
+        }
     }
     group.finish();
 }
 
-/// seed-cnn's two convs at batch 32 (valid padding, stride 1, NHWC): image
+/// seed-cnn's two convs at batch 128 (valid padding, stride 1, NHWC): image
 /// and HWIO filter shapes.
 const CONVS: [(&str, [usize; 4], [usize; 4]); 2] = [
     (
         "cnn-conv1 32x32x3 * 3x3x3x32",
-        [32, 32, 32, 3],
+        [128, 32, 32, 3],
         [3, 3, 3, 32],
     ),
     (
         "cnn-conv2 15x15x32 * 3x3x32x16",
-        [32, 15, 15, 32],
+        [128, 15, 15, 32],
         [3, 3, 32, 16],
     ),
 ];
@@ -141,25 +171,69 @@ fn conv(c: &mut Criterion) {
         padding: Padding::Valid,
         layout: Layout::Nhwc,
     };
+    let pools = pools();
     for (name, image, filter) in CONVS {
         let d = ConvDesc::new(&image, &filter, attrs);
         let x = random(d.image_len(), &mut rng);
         let w = random(d.filter_len(), &mut rng);
         let dy = random(d.output_len(), &mut rng);
-        let mut scratch = vec![0.0; d.scratch_len()];
         let mut y = vec![0.0; d.output_len()];
         let mut dx = vec![0.0; d.image_len()];
         let mut dw = vec![0.0; d.filter_len()];
         group.throughput(Throughput::Elements(d.flops() as u64));
-        group.bench_function(format!("{name} fwd"), |b| {
-            b.iter(|| runtime::conv2d(&d, black_box(&x), &w, &mut y, &mut scratch))
-        });
-        group.bench_function(format!("{name} dx"), |b| {
-            b.iter(|| runtime::conv2d_input_grad(&d, black_box(&dy), &w, &mut dx, &mut scratch))
-        });
-        group.bench_function(format!("{name} dw"), |b| {
-            b.iter(|| runtime::conv2d_filter_grad(&d, black_box(&x), &dy, &mut dw, &mut scratch))
-        });
+        for (threads, pool) in &pools {
+            let d = d.with_threads(*threads);
+            let mut scratch = vec![0.0; d.scratch_len()];
+            let (x, w, dy) = (&x, &w, &dy);
+            group.bench_function(format!("{name} fwd t{threads}"), |b| {
+                b.iter(|| {
+                    within(pool, || {
+                        runtime::conv2d(&d, black_box(x), w, &mut y, &mut scratch)
+                    })
+                })
+            });
+            // The other forward strategy (direct loop vs im2col + GEMM),
+            // to check the rule that picks one.
+            let other = d.with_direct(!d.direct);
+            let label = if other.direct { "direct" } else { "im2col" };
+            group.bench_function(format!("{name} fwd-{label} t{threads}"), |b| {
+                b.iter(|| {
+                    within(pool, || {
+                        runtime::conv2d(&other, black_box(x), w, &mut y, &mut scratch)
+                    })
+                })
+            });
+            group.bench_function(format!("{name} dx t{threads}"), |b| {
+                b.iter(|| {
+                    within(pool, || {
+                        runtime::conv2d_input_grad(&d, black_box(dy), w, &mut dx, &mut scratch)
+                    })
+                })
+            });
+            group.bench_function(format!("{name} dw t{threads}"), |b| {
+                b.iter(|| {
+                    within(pool, || {
+                        runtime::conv2d_filter_grad(&d, black_box(x), dy, &mut dw, &mut scratch)
+                    })
+                })
+            });
+            // Chunks of 4x the images: fewer, larger dw GEMMs.
+            let big = d.with_chunk(4 * d.chunk);
+            let mut big_scratch = vec![0.0; big.scratch_len()];
+            group.bench_function(format!("{name} dw-chunk{} t{threads}", big.chunk), |b| {
+                b.iter(|| {
+                    within(pool, || {
+                        runtime::conv2d_filter_grad(
+                            &big,
+                            black_box(x),
+                            dy,
+                            &mut dw,
+                            &mut big_scratch,
+                        )
+                    })
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -99,21 +99,25 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
                 lower_reduce(graph, &mut kernels, ReduceOp::Max, operands[0], axes, id)
             }
             Op::MatMul(attrs) => kernels.push(Kernel::MatMul {
-                desc: MatMulDesc::new(shape_of(operands[0]), shape_of(operands[1]), *attrs),
+                desc: MatMulDesc::new(shape_of(operands[0]), shape_of(operands[1]), *attrs)
+                    .with_threads(threads),
                 a: operands[0],
                 b: operands[1],
                 out: id,
             }),
             Op::Conv2d(conv) => {
-                let desc = ConvDesc::new(shape_of(operands[0]), shape_of(operands[1]), *conv);
+                let desc = ConvDesc::new(shape_of(operands[0]), shape_of(operands[1]), *conv)
+                    .with_threads(threads);
                 kernels.push(conv_kernel(ConvKind::Forward, desc, operands, id));
             }
             Op::Conv2dInputGrad { conv, input_shape } => {
-                let desc = ConvDesc::new(input_shape.dims(), shape_of(operands[1]), *conv);
+                let desc = ConvDesc::new(input_shape.dims(), shape_of(operands[1]), *conv)
+                    .with_threads(threads);
                 kernels.push(conv_kernel(ConvKind::InputGrad, desc, operands, id));
             }
             Op::Conv2dFilterGrad { conv, filter_shape } => {
-                let desc = ConvDesc::new(shape_of(operands[0]), filter_shape.dims(), *conv);
+                let desc = ConvDesc::new(shape_of(operands[0]), filter_shape.dims(), *conv)
+                    .with_threads(threads);
                 kernels.push(conv_kernel(ConvKind::FilterGrad, desc, operands, id));
             }
             Op::MaxPool2d(pool) => kernels.push(Kernel::MaxPool {

@@ -27,6 +27,10 @@ pub struct MatMulDesc {
     pub b_col: isize,
     pub b_batch: isize,
     pub c_batch: isize,
+    /// Threads of the executable running the product (1: the caller's
+    /// thread only). Above 1 the shim may run inside that executable's
+    /// rayon pool, and large products split across it.
+    pub threads: usize,
 }
 
 impl MatMulDesc {
@@ -54,6 +58,32 @@ impl MatMulDesc {
             b_col: b.col,
             b_batch: b.len,
             c_batch: stride(a.rows * b.cols),
+            threads: 1,
+        }
+    }
+
+    /// The same product for an executable of `threads` threads (at least 1).
+    pub fn with_threads(self, threads: usize) -> MatMulDesc {
+        MatMulDesc {
+            threads: threads.max(1),
+            ..self
+        }
+    }
+
+    /// Threads the product of one batch element splits over: `threads`
+    /// where splitting measured faster, else 1. That takes a product of at
+    /// least [`PARALLEL_MIN_FLOPS`] (below it the fork and join cost more
+    /// than the second core saves), at least [`PARALLEL_MIN_N`] columns
+    /// (`gemm` splits the columns, so a tall skinny product gains nothing)
+    /// and `a` read row by row (with `a` transposed, mnist-mlp's
+    /// 784x128x128 `dw1` ran 8% slower on two threads than on one).
+    pub fn gemm_threads(&self) -> usize {
+        let per_batch = 2.0 * self.m as f64 * self.k as f64 * self.n as f64;
+        let splits = per_batch >= PARALLEL_MIN_FLOPS && self.n >= PARALLEL_MIN_N && self.a_col == 1;
+        if self.threads > 1 && splits {
+            self.threads
+        } else {
+            1
         }
     }
 
@@ -109,12 +139,23 @@ impl Operand {
     }
 }
 
+/// The smallest product (FLOPs of one batch element) worth splitting
+/// across threads, measured with `benches/kernels.rs` (see BENCHMARKS.md):
+/// mnist-mlp's 128x784x128 (2.6e7 FLOPs) ran 1.5x faster on two threads,
+/// its 0.3 MFLOP products 4x slower.
+pub const PARALLEL_MIN_FLOPS: f64 = 1.0e7;
+
+/// The fewest columns of a product worth splitting: seed-cnn's im2col
+/// GEMMs (n = 16 and 32, 2e8 FLOPs) ran no faster on two threads.
+pub const PARALLEL_MIN_N: usize = 64;
+
 /// `c = op(a) x op(b)` as `desc` describes, overwriting `c`.
 ///
 /// Panics if a slice is shorter than the strided extent `desc` reads or
 /// writes in it, or if a stride is negative.
 pub fn matmul(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (m, k, n) = (desc.m, desc.k, desc.n);
+    let threads = desc.gemm_threads();
     for batch in 0..desc.batch {
         let dst = Target::Overwrite(desc.c_view(batch));
         gemm_into(
@@ -127,6 +168,7 @@ pub fn matmul(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32]) {
             desc.a_view(batch),
             b,
             desc.b_view(batch),
+            threads,
         );
     }
 }
@@ -252,6 +294,12 @@ pub(crate) enum Target {
 /// `dst[m, n] (=|+=) lhs[m, k] x rhs[k, n]`, each a strided view into its
 /// slice. The bounds of all three views are checked here, which is what
 /// makes the call into `gemm` sound; `k = 0` overwrites with zeros.
+///
+/// With `threads > 1` the product splits over the current rayon pool
+/// (`gemm` splits the rows and columns of `dst`, never the sum over `k`, so
+/// the result is the same bits for any thread count); the caller must then
+/// not be a task that owns per-thread state, since a worker waiting for the
+/// split may run another task meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_into(
     m: usize,
@@ -263,6 +311,7 @@ pub(crate) fn gemm_into(
     l: View,
     rhs: &[f32],
     r: View,
+    threads: usize,
 ) {
     let (d, read_dst) = match target {
         Target::Overwrite(d) => (d, false),
@@ -274,13 +323,19 @@ pub(crate) fn gemm_into(
     if m == 0 || n == 0 {
         return;
     }
+    let parallelism = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     // SAFETY: every offset `gemm` forms, `start + i*row + j*col` for `i`, `j`
     // inside the extents above, is below its slice's length (checked just
     // now; strides are non-negative, so the extremes are the corners, and
-    // `wrapping_add` of an in-bounds `start` stays in bounds), `dst` is a
-    // unique borrow disjoint from the two shared ones, and
-    // `Parallelism::None` keeps every access on this thread.
-    // SAFETY: (the invariant above) every offset is in bounds, dst is unique.
+    // `wrapping_add` of an in-bounds `start` stays in bounds), and `dst` is
+    // a unique borrow disjoint from the two shared ones. With
+    // `Parallelism::Rayon` the pool's workers write disjoint blocks of
+    // `dst` and only read the operands (f32 slices are `Sync`), and `gemm`
+    // joins them all before it returns, inside these borrows.
     unsafe {
         gemm::gemm(
             m,
@@ -301,7 +356,7 @@ pub(crate) fn gemm_into(
             false,
             false,
             false,
-            Parallelism::None,
+            parallelism,
         );
     }
 }
