@@ -310,15 +310,17 @@ def mib(kib):
     return f"{kib / 1024:.1f} MiB"
 
 
-def print_table(workload, header, rows):
-    cols = ["", "median ms/step", "compile/1st ms", "heap peak", "max RSS"]
+def print_table(workload, header, rows, notes):
+    cols = ["", "median ms/step", "compile/1st ms", "heap peak", "max RSS", "loss 1st -> last"]
     body = [cols] + rows
     widths = [max(len(r[i]) for r in body) for i in range(len(cols))]
     w = WORKLOADS[workload]
     print(f"\n== {workload}: batch {w['batch']}, {w['opt']} lr {w['lr']}, {w['loss']}")
     print(f"   triceratops: {header}")
     for r in body:
-        print("  ".join([r[0].ljust(widths[0])] + [c.rjust(n) for c, n in zip(r[1:], widths[1:])]))
+        print("  ".join([r[0].ljust(widths[0])] + [c.rjust(n) for c, n in zip(r[1:], widths[1:])]).rstrip())
+    for note in notes:
+        print(f"   note: {note}")
 
 
 def installed(module):
@@ -355,21 +357,24 @@ def main():
     for wl in workloads:
         header, table, rss = run_triceratops(binary, wl, args)
         rows = [[f"triceratops {c}", t.get("step median (ms)", "?"), t.get("compile (ms)", "?"),
-                 t.get("peak memory", "?"), mib(rss)] for c, t in table.items()]
+                 t.get("peak memory", "?"), mib(rss), ""] for c, t in table.items()]
+        notes = []
         for peer in PEERS:
             for t in args.threads:
                 name = f"{peer} x{t}"
                 if not have[IMPORTS[peer]]:
-                    rows.append([name, "not installed", "", "", ""])
+                    rows.append([name, "not installed", "", "", "", ""])
                     continue
+                print(f"measuring {name} on {wl} ...", file=sys.stderr, flush=True)
                 r = run_child(peer, wl, t, args)
                 if "error" in r:
-                    rows.append([name, "failed", "", "", ""])
-                    print(f"note: {name} on {wl}: {r['error']}", file=sys.stderr)
+                    rows.append([name, "failed", "", "", "", ""])
+                    notes.append(f"{name}: {r['error']}")
                 else:
                     rows.append([name, f"{r['median_ms']:.3f}", f"{r['first_ms']:.1f}", "",
-                                 mib(r["maxrss_kib"])])
-        print_table(wl, header, rows)
+                                 mib(r["maxrss_kib"]),
+                                 f"{r['loss_first']:.4g} -> {r['loss_last']:.4g}"])
+        print_table(wl, header, rows, notes)
 
 
 if __name__ == "__main__":
