@@ -138,6 +138,8 @@ struct Native {
     code: Code,
     descriptors: Descriptors,
     clif: Vec<(String, String)>,
+    /// How many pieces each kernel was compiled as.
+    pieces: Vec<usize>,
     codegen: Duration,
     link: Duration,
 }
@@ -175,11 +177,29 @@ fn generate(planned: &Planned, threads: usize, keep_clif: bool) -> Result<Native
     };
     let link = start.elapsed();
     Ok(Native {
+        pieces: generated.kernels.iter().map(Vec::len).collect(),
         code: Code::new(module, entries),
         descriptors,
         clif: generated.clif,
         codegen,
         link,
+    })
+}
+
+/// Whether any kernel runs on more than one thread: a split elementwise
+/// kernel, or a runtime call whose descriptor splits. Only then does a run
+/// enter the executable's pool, since entering hands the step to a pool
+/// thread and back (measured 5-20 µs; linreg's whole step is 1 µs).
+fn uses_threads(kernels: &[plan::Kernel], pieces: &[usize]) -> bool {
+    use plan::Kernel;
+    kernels.iter().zip(pieces).any(|(k, &p)| {
+        p > 1
+            || match k {
+                Kernel::MatMul { desc, .. } => desc.parallel(),
+                Kernel::Conv { desc, .. } => desc.threads > 1,
+                Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => desc.threads > 1,
+                _ => false,
+            }
     })
 }
 
@@ -215,9 +235,10 @@ impl Backend for Jit {
             descriptors,
             codegen,
             link,
+            pieces,
             ..
         } = generate(&planned, self.threads, false)?;
-        let pool = if self.threads > 1 {
+        let pool = if self.threads > 1 && uses_threads(&planned.memory.kernels, &pieces) {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(self.threads)
                 .thread_name(|i| format!("triceratops-jit-{i}"))

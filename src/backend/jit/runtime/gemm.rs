@@ -78,13 +78,37 @@ impl MatMulDesc {
     /// and `a` read row by row (with `a` transposed, mnist-mlp's
     /// 784x128x128 `dw1` ran 8% slower on two threads than on one).
     pub fn gemm_threads(&self) -> usize {
-        let per_batch = 2.0 * self.m as f64 * self.k as f64 * self.n as f64;
-        let splits = per_batch >= PARALLEL_MIN_FLOPS && self.n >= PARALLEL_MIN_N && self.a_col == 1;
-        if self.threads > 1 && splits {
+        if self.threads > 1 && self.gemm_splits() {
             self.threads
         } else {
             1
         }
+    }
+
+    fn per_batch_flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.k as f64 * self.n as f64
+    }
+
+    /// Whether the shape is one `gemm`'s own column split gains on.
+    fn gemm_splits(&self) -> bool {
+        self.per_batch_flops() >= PARALLEL_MIN_FLOPS && self.n >= PARALLEL_MIN_N && self.a_col == 1
+    }
+
+    /// Rows per block when the product is computed as [`ROW_BLOCKS`]
+    /// independent row blocks (run on the threads, one `gemm` call each),
+    /// or `None`. That is for large products `gemm` does not split well
+    /// itself (`a` transposed, or few columns: mnist-mlp's `dw1`,
+    /// 784x128x128). The blocks depend on the shape alone, so one thread
+    /// runs the same blocks in turn and the bits never depend on the
+    /// thread count.
+    pub fn row_block(&self) -> Option<usize> {
+        let big = self.per_batch_flops() >= PARALLEL_MIN_FLOPS && self.m >= ROW_BLOCKS * 64;
+        (big && !self.gemm_splits()).then(|| self.m.div_ceil(ROW_BLOCKS).next_multiple_of(16))
+    }
+
+    /// Whether running this product can use more than one thread.
+    pub fn parallel(&self) -> bool {
+        self.threads > 1 && (self.gemm_splits() || self.row_block().is_some())
     }
 
     /// Floating-point operations: one multiply and one add per term.
@@ -149,12 +173,19 @@ pub const PARALLEL_MIN_FLOPS: f64 = 1.0e7;
 /// GEMMs (n = 16 and 32, 2e8 FLOPs) ran no faster on two threads.
 pub const PARALLEL_MIN_N: usize = 64;
 
+/// Row blocks of a product split by rows ([`MatMulDesc::row_block`]): as
+/// many as a 4-core machine would use; fewer threads take several each.
+pub const ROW_BLOCKS: usize = 4;
+
 /// `c = op(a) x op(b)` as `desc` describes, overwriting `c`.
 ///
 /// Panics if a slice is shorter than the strided extent `desc` reads or
 /// writes in it, or if a stride is negative.
 pub fn matmul(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (m, k, n) = (desc.m, desc.k, desc.n);
+    if let Some(rows) = desc.row_block() {
+        return matmul_row_blocks(desc, rows, a, b, c);
+    }
     let threads = desc.gemm_threads();
     for batch in 0..desc.batch {
         let dst = Target::Overwrite(desc.c_view(batch));
@@ -170,6 +201,41 @@ pub fn matmul(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32]) {
             desc.b_view(batch),
             threads,
         );
+    }
+}
+
+/// [`matmul`] as independent blocks of `rows` rows of `c` (each its own
+/// single-threaded `gemm` call), in parallel on the current rayon pool
+/// when `desc.threads > 1` and this runs inside one.
+fn matmul_row_blocks(desc: &MatMulDesc, rows: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    use rayon::prelude::*;
+    let (m, k, n) = (desc.m, desc.k, desc.n);
+    let parallel = desc.threads > 1 && rayon::current_thread_index().is_some();
+    for batch in 0..desc.batch {
+        let start = offset(batch, desc.c_batch);
+        let c = &mut c[start..start + m * n];
+        let block = |(i, c): (usize, &mut [f32])| {
+            let first = i * rows;
+            let mut l = desc.a_view(batch);
+            l.start += first * l.row as usize;
+            gemm_into(
+                c.len() / n,
+                n,
+                k,
+                c,
+                Target::Overwrite(View::new(0, stride(n), 1)),
+                a,
+                l,
+                b,
+                desc.b_view(batch),
+                1,
+            );
+        };
+        if parallel {
+            c.par_chunks_mut(rows * n).enumerate().for_each(block);
+        } else {
+            c.chunks_mut(rows * n).enumerate().for_each(block);
+        }
     }
 }
 
