@@ -107,12 +107,10 @@ fn the_jit_train_step_allocates_nothing_but_inside_gemm() {
             "linreg x{threads}"
         );
     }
-    // mnist-mlp: every allocation is the gemm crate's (3 products of the
-    // train step that pack; see the module comment).
+    // mnist-mlp makes 7 gemm calls per step (4 products, dw1 as 4 row
+    // blocks); each allocates its packing buffer and flags (2-3 blocks).
+    // Measured 15 per step; anything allocating per element or per kernel
+    // outside gemm would be far above the bound.
     let mlp = allocations_per_run("mnist-mlp", 128, 1);
-    eprintln!(
-        "mnist-mlp: {mlp} allocations per step; seed-cnn: {}",
-        allocations_per_run("seed-cnn", 32, 1)
-    );
-    assert!(mlp <= 3.0 * 3.0, "mnist-mlp allocates {mlp} times per step");
+    assert!(mlp <= 3.0 * 7.0, "mnist-mlp allocates {mlp} times per step");
 }
