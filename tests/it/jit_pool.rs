@@ -454,3 +454,38 @@ fn the_plan_carries_the_thread_count_to_the_pools() {
         }
     }
 }
+
+// Each conv layer's bias gradient is summed inside its filter gradient
+// (one pass over the layer's dy instead of two): no reduction of a conv's
+// dy is left in the plan, and both filter gradients name their bias.
+#[test]
+fn seed_cnn_bias_gradients_fold_into_the_filter_gradients() {
+    let planned = seed_cnn_plan(1);
+    let kernels = &planned.memory.kernels;
+    let filter_grads: Vec<_> = kernels
+        .iter()
+        .filter_map(|k| match k {
+            Kernel::Conv {
+                kind: triceratops::backend::jit::plan::ConvKind::FilterGrad,
+                b,
+                bias,
+                ..
+            } => Some((*b, *bias)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(filter_grads.len(), 2);
+    for (dy, bias) in filter_grads {
+        let db = bias.expect("the bias gradient is fused");
+        assert!(planned.graph.value_name(db).starts_with("grad.conv2d"));
+        assert!(
+            !kernels
+                .iter()
+                .any(|k| matches!(k, Kernel::Reduce(r) if r.input == dy)),
+            "a reduction of the conv's dy is left"
+        );
+    }
+    let text = kernels_text(&planned);
+    assert!(text.contains("bias grad %grad.conv2d.bias"), "{text}");
+    assert!(text.contains("bias grad %grad.conv2d_1.bias"), "{text}");
+}

@@ -246,6 +246,39 @@ fn check_conv_with(case: ConvCase, seed: u64, chunk: Option<usize>, threads: usi
     let want = oracle(op.clone(), &[&x, &dy]);
     let bound = oracle(op, &[&abs(&x), &abs(&dy)]);
     assert_close(&what("conv2d_filter_grad"), &dw, &want, &bound);
+
+    // With the bias gradient fused in: the same filter gradient bits, and
+    // dy summed over everything but its channel axis (the interpreter's
+    // reduce_sum over those axes).
+    let mut dw_fused = poisoned(d.filter_len());
+    let mut db = poisoned(d.o);
+    in_pool(&mut || {
+        let scratch = &mut poisoned(d.scratch_len());
+        runtime::conv2d_filter_and_bias_grad(
+            &d,
+            data(&x),
+            data(&dy),
+            &mut dw_fused,
+            Some(&mut db),
+            scratch,
+        )
+    });
+    assert!(
+        bits(&dw_fused) == bits(&dw),
+        "{}",
+        what("filter grad with bias")
+    );
+    let channel = match attrs.layout {
+        Layout::Nhwc => 3,
+        Layout::Nchw => 1,
+    };
+    let sum = Op::ReduceSum {
+        axes: (0..4).filter(|&a| a != channel).collect(),
+        keepdims: false,
+    };
+    let want = oracle(sum.clone(), &[&dy]);
+    let bound = oracle(sum, &[&abs(&dy)]);
+    assert_close(&what("bias grad"), &db, &want, &bound);
 }
 
 fn layouts() -> impl Strategy<Value = Layout> {
@@ -360,9 +393,10 @@ fn conv_desc_strides_follow_the_layout() {
     assert_eq!([e.y_n, e.y_h, e.y_w, e.y_c], [120, 5, 1, 30]);
     assert_eq!([e.f_h, e.f_w, e.f_i, e.f_o, e.f_k], [3, 1, 9, 27, 1]);
     assert_eq!((e.n, e.h, e.w, e.c, e.o), (d.n, d.h, d.w, d.c, d.o));
-    // Both images in one chunk: its patch block, then one partial dw.
+    // Both images in one chunk: its patch block, then one partial dw and
+    // one partial bias gradient.
     assert_eq!(d.chunk, 2);
-    assert_eq!(d.scratch_len(), 2 * 6 * 5 * 27 + 27 * 4);
+    assert_eq!(d.scratch_len(), 2 * 6 * 5 * 27 + 27 * 4 + 4);
     assert_eq!(e.scratch_len(), d.scratch_len());
     assert_eq!(d.flops(), 2.0 * 60.0 * 27.0 * 4.0);
 }
@@ -567,10 +601,16 @@ fn conv_scratch_is_a_block_per_thread_and_a_partial_per_chunk() {
     for threads in [1, 2, 3] {
         let d = conv1.with_threads(threads);
         assert_eq!(d.block_len(), 10 * 900 * 27);
-        assert_eq!(d.scratch_len(), threads * 10 * 900 * 27 + 13 * 27 * 32);
+        assert_eq!(
+            d.scratch_len(),
+            threads * 10 * 900 * 27 + 13 * (27 * 32 + 32)
+        );
         let d = conv2.with_threads(threads);
         assert_eq!(d.block_len(), 5 * 169 * 288);
-        assert_eq!(d.scratch_len(), threads * 5 * 169 * 288 + 26 * 288 * 16);
+        assert_eq!(
+            d.scratch_len(),
+            threads * 5 * 169 * 288 + 26 * (288 * 16 + 16)
+        );
     }
     // conv1 (3 channels) runs the direct forward loop, conv2 im2col + GEMM.
     assert!(conv1.direct && !conv2.direct);

@@ -62,6 +62,7 @@ pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
         ("tri_conv2d", ptrs(5), vec![]),
         ("tri_conv2d_input_grad", ptrs(5), vec![]),
         ("tri_conv2d_filter_grad", ptrs(5), vec![]),
+        ("tri_conv2d_filter_bias_grad", ptrs(6), vec![]),
         ("tri_maxpool2d", ptrs(3), vec![]),
         ("tri_maxpool2d_grad", ptrs(4), vec![]),
         ("tri_maxpool2d_argmax", ptrs(4), vec![]),
@@ -100,12 +101,14 @@ pub fn emit_call(
             a,
             b: rhs,
             out,
+            bias,
             ..
         } => {
-            let name = match kind {
-                ConvKind::Forward => "tri_conv2d",
-                ConvKind::InputGrad => "tri_conv2d_input_grad",
-                ConvKind::FilterGrad => "tri_conv2d_filter_grad",
+            let name = match (kind, bias) {
+                (ConvKind::Forward, _) => "tri_conv2d",
+                (ConvKind::InputGrad, _) => "tri_conv2d_input_grad",
+                (ConvKind::FilterGrad, None) => "tri_conv2d_filter_grad",
+                (ConvKind::FilterGrad, Some(_)) => "tri_conv2d_filter_bias_grad",
             };
             let scratch_at = emit.plan.scratch[p].unwrap_or(0);
             let arena = crate::backend::jit::plan::memory::Loc {
@@ -113,7 +116,10 @@ pub fn emit_call(
                 offset: scratch_at,
             };
             let scratch = emit.address(b, arena, 0);
-            (name, vec![at(b, a), at(b, rhs), at(b, out), scratch])
+            let mut args = vec![at(b, a), at(b, rhs), at(b, out)];
+            args.extend(bias.map(|db| at(b, db)));
+            args.push(scratch);
+            (name, args)
         }
         Kernel::MaxPool {
             x,

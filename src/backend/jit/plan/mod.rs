@@ -106,7 +106,9 @@ pub enum Kernel {
         out: ValueId,
     },
     /// A conv2d routine over operands `a`, `b` (image/dy/filter in the op's
-    /// operand order) with `scratch` f32 elements of im2col workspace.
+    /// operand order) with `scratch` f32 elements of im2col workspace. A
+    /// filter gradient with `bias` also writes the bias gradient (`dy`
+    /// summed over all but its channel axis) from the same chunks.
     Conv {
         kind: ConvKind,
         desc: ConvDesc,
@@ -114,6 +116,7 @@ pub enum Kernel {
         b: ValueId,
         out: ValueId,
         scratch: usize,
+        bias: Option<ValueId>,
     },
     /// `out = maxpool2d(x)`; with `argmax`, also each output's winning tap
     /// into that auxiliary buffer, for a gradient of the same pool.
@@ -177,6 +180,11 @@ impl Kernel {
     pub fn writes(&self) -> Vec<ValueId> {
         match self {
             Kernel::Map(m) => m.outputs.iter().map(|a| a.value).collect(),
+            Kernel::Conv {
+                out,
+                bias: Some(bias),
+                ..
+            } => vec![*out, *bias],
             Kernel::Fill { out, .. }
             | Kernel::MatMul { out, .. }
             | Kernel::Conv { out, .. }

@@ -72,12 +72,15 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
                 desc.k,
                 desc.n
             ),
-            Kernel::Conv { a, b, out, .. } => format!(
-                "{} {}, {} -> {} (scratch {} B at arena+{})",
+            Kernel::Conv {
+                a, b, out, bias, ..
+            } => format!(
+                "{} {}, {} -> {}{} (scratch {} B at arena+{})",
                 kernel.kind_name(),
                 place(*a),
                 place(*b),
                 place(*out),
+                bias.map_or(String::new(), |db| format!(", bias grad {}", place(db))),
                 kernel.scratch() * 4,
                 plan.scratch[p].unwrap_or(0) * 4
             ),

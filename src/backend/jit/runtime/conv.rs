@@ -198,8 +198,10 @@ impl ConvDesc {
     }
 
     /// Elements of one chunk's partial filter gradient (`[patch_len, o]`).
+    /// One chunk's partial filter gradient (`[patch_len, o]`) and partial
+    /// bias gradient (`o`, used only when the bias gradient is fused in).
     fn partial_len(&self) -> usize {
-        self.patch_len() * self.o
+        self.patch_len() * self.o + self.o
     }
 
     /// f32 elements of scratch the three conv routines need: a patch block
@@ -420,6 +422,29 @@ impl ConvDesc {
             });
     }
 
+    /// `out[oc]` = the sum of `dy` over every pixel of images
+    /// `first..first + images`, in pixel order, from 0.
+    fn bias_sums(&self, dy: &[f32], first: usize, images: usize, out: &mut [f32]) {
+        out.fill(0.0);
+        for img in first..first + images {
+            for i in 0..self.oh {
+                for j in 0..self.ow {
+                    let at = img * self.y_n + i * self.y_h + j * self.y_w;
+                    if self.y_c == 1 {
+                        // NHWC: the channels are contiguous (vectorizes).
+                        for (b, v) in out.iter_mut().zip(&dy[at..at + self.o]) {
+                            *b += v;
+                        }
+                    } else {
+                        for (oc, b) in out.iter_mut().enumerate() {
+                            *b += dy[at + oc * self.y_c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn check(&self, what: [(&str, usize, usize); 3], scratch: usize) {
         for (name, len, needed) in what {
             assert!(
@@ -518,6 +543,26 @@ pub fn conv2d_filter_grad(
     dw: &mut [f32],
     scratch: &mut [f32],
 ) {
+    conv2d_filter_and_bias_grad(d, x, dy, dw, None, scratch)
+}
+
+/// [`conv2d_filter_grad`], and with `db` also the bias gradient (the sum of
+/// `dy` over every pixel of the batch, per output channel) from the same
+/// chunks while each is in cache: per-chunk partial sums in pixel order,
+/// added in chunk order, like the filter gradient (so the same bits for any
+/// thread count; within f32 rounding of one sequential sum).
+pub fn conv2d_filter_and_bias_grad(
+    d: &ConvDesc,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    mut db: Option<&mut [f32]>,
+    scratch: &mut [f32],
+) {
+    if let Some(db) = &db {
+        assert!(db.len() >= d.o, "db: {} elements, needs {}", db.len(), d.o);
+    }
+    let with_bias = db.is_some();
     let sizes = [
         ("x", x.len(), d.image_len()),
         ("dy", dy.len(), d.output_len()),
@@ -525,6 +570,11 @@ pub fn conv2d_filter_grad(
     ];
     d.check(sizes, scratch.len());
     if d.filter_len() == 0 {
+        // No filter (no input channels or taps), but dy may still have
+        // elements: the bias gradient is their sum.
+        if let Some(db) = db {
+            d.bias_sums(dy, 0, d.n, &mut db[..d.o]);
+        }
         return;
     }
     let (blocks, partials) = scratch.split_at_mut(d.threads * d.block_len());
@@ -550,6 +600,9 @@ pub fn conv2d_filter_grad(
                 len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1,
             );
         }
+        if with_bias {
+            d.bias_sums(dy, first, images, &mut partial[len * o..]);
+        }
     });
     // dw = sum of the partials, in chunk order (zeros with no images).
     let mut chunks = partials.chunks(d.partial_len());
@@ -563,6 +616,18 @@ pub fn conv2d_filter_grad(
         for kk in 0..len {
             for oc in 0..o {
                 dw[kk * d.f_k + oc * d.f_o] += partial[kk * o + oc];
+            }
+        }
+    }
+    if let Some(db) = db.as_deref_mut() {
+        let mut chunks = partials.chunks(d.partial_len());
+        let first = chunks.next().map(|p| &p[len * o..]);
+        for oc in 0..o {
+            db[oc] = first.map_or(0.0, |p| p[oc]);
+        }
+        for partial in chunks {
+            for oc in 0..o {
+                db[oc] += partial[len * o + oc];
             }
         }
     }
@@ -812,5 +877,33 @@ pub unsafe extern "C" fn tri_conv2d_filter_grad(
         let dw = super::slice_mut(dw, d.filter_len());
         let scratch = super::slice_mut(scratch, d.scratch_len());
         conv2d_filter_grad(d, x, dy, dw, scratch);
+    }
+}
+
+/// The C-ABI entry point of [`conv2d_filter_and_bias_grad`] with a bias
+/// gradient.
+///
+/// # Safety
+///
+/// As for [`tri_conv2d_filter_grad`], and `db` is valid for writes of `o`
+/// elements, disjoint from every other buffer.
+pub unsafe extern "C" fn tri_conv2d_filter_bias_grad(
+    desc: *const ConvDesc,
+    x: *const f32,
+    dy: *const f32,
+    dw: *mut f32,
+    db: *mut f32,
+    scratch: *mut f32,
+) {
+    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
+    // the length its descriptor method gives, with disjoint outputs.
+    unsafe {
+        let d = &*desc;
+        let x = super::slice(x, d.image_len());
+        let dy = super::slice(dy, d.output_len());
+        let dw = super::slice_mut(dw, d.filter_len());
+        let db = super::slice_mut(db, d.o);
+        let scratch = super::slice_mut(scratch, d.scratch_len());
+        conv2d_filter_and_bias_grad(d, x, dy, dw, Some(db), scratch);
     }
 }

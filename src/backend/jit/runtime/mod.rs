@@ -15,8 +15,8 @@ pub mod gemm;
 pub mod pool;
 
 pub use conv::{
-    conv2d, conv2d_filter_grad, conv2d_input_grad, tri_conv2d, tri_conv2d_filter_grad,
-    tri_conv2d_input_grad, ConvDesc,
+    conv2d, conv2d_filter_and_bias_grad, conv2d_filter_grad, conv2d_input_grad, tri_conv2d,
+    tri_conv2d_filter_bias_grad, tri_conv2d_filter_grad, tri_conv2d_input_grad, ConvDesc,
 };
 pub use gemm::{matmul, tri_matmul, MatMulDesc};
 pub use pool::{
@@ -34,6 +34,10 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         (
             "tri_conv2d_filter_grad",
             tri_conv2d_filter_grad as *const u8,
+        ),
+        (
+            "tri_conv2d_filter_bias_grad",
+            tri_conv2d_filter_bias_grad as *const u8,
         ),
         ("tri_maxpool2d", tri_maxpool2d as *const u8),
         ("tri_maxpool2d_grad", tri_maxpool2d_grad as *const u8),
