@@ -556,7 +556,7 @@ pub fn conv2d_filter_and_bias_grad(
     x: &[f32],
     dy: &[f32],
     dw: &mut [f32],
-    mut db: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
     scratch: &mut [f32],
 ) {
     if let Some(db) = &db {
@@ -619,7 +619,7 @@ pub fn conv2d_filter_and_bias_grad(
             }
         }
     }
-    if let Some(db) = db.as_deref_mut() {
+    if let Some(db) = db {
         let mut chunks = partials.chunks(d.partial_len());
         let first = chunks.next().map(|p| &p[len * o..]);
         for oc in 0..o {
