@@ -186,6 +186,43 @@ fn generate(planned: &Planned, threads: usize, keep_clif: bool) -> Result<Native
     })
 }
 
+/// Seconds of single-thread work in a step's parallel kernels below which
+/// the step runs on one thread: handing a step to the pool and waking its
+/// workers measured 0.15-0.2 ms per step (mnist-mlp at batch 128, whose
+/// two split products do 0.6 ms of work and saved 0.18 ms on two threads,
+/// ran no faster than on one).
+const MIN_PARALLEL_WORK: f64 = 1.0e-3;
+
+/// Whether the step's parallel kernels do enough work to pay for the pool,
+/// by rough single-thread rates of this machine kind (contractions ~80
+/// GFLOP/s, memory-bound kernels ~15 GB/s).
+fn worth_threads(planned: &Planned) -> bool {
+    use plan::Kernel;
+    let seconds: f64 = planned
+        .memory
+        .kernels
+        .iter()
+        .map(|k| {
+            let (flops, bytes) = profile::work(&planned.graph, k);
+            let parallel = match k {
+                Kernel::Map(m) => m.shape.iter().product::<usize>() >= codegen::MIN_SPLIT,
+                Kernel::MatMul { desc, .. } => desc.parallel(),
+                Kernel::Conv { desc, .. } => desc.threads > 1 && desc.chunks() > 1,
+                Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => {
+                    desc.threads > 1 && desc.n > 1
+                }
+                _ => false,
+            };
+            match parallel {
+                false => 0.0,
+                true if flops > 0.0 => flops / 80e9,
+                true => bytes / 15e9,
+            }
+        })
+        .sum();
+    seconds >= MIN_PARALLEL_WORK
+}
+
 /// Whether any kernel runs on more than one thread: a split elementwise
 /// kernel, or a runtime call whose descriptor splits. Only then does a run
 /// enter the executable's pool, since entering hands the step to a pool
@@ -227,7 +264,12 @@ impl Backend for Jit {
         layout: &Arc<StateLayout>,
     ) -> Result<Box<dyn Executable>> {
         let start = Instant::now();
-        let planned = plan_graph(compiled, layout, self.threads)?;
+        let mut threads = self.threads;
+        let mut planned = plan_graph(compiled.clone(), layout, threads)?;
+        if threads > 1 && !worth_threads(&planned) {
+            threads = 1;
+            planned = plan_graph(compiled, layout, threads)?;
+        }
         let plan = start.elapsed();
         let arena = allocate(planned.memory.arena_len, "arena")?;
         let Native {
@@ -237,8 +279,8 @@ impl Backend for Jit {
             link,
             pieces,
             ..
-        } = generate(&planned, self.threads, false)?;
-        let pool = if self.threads > 1 && uses_threads(&planned.memory.kernels, &pieces) {
+        } = generate(&planned, threads, false)?;
+        let pool = if threads > 1 && uses_threads(&planned.memory.kernels, &pieces) {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(self.threads)
                 .thread_name(|i| format!("triceratops-jit-{i}"))

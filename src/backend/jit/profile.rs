@@ -71,7 +71,7 @@ pub fn describe(graph: &Graph, kernels: &[Kernel]) -> Vec<KernelTime> {
 /// (flops, bytes) of one run of `kernel`. Bytes count each distinct
 /// element a kernel reads or writes once (a broadcast input counts its own
 /// size), which is what an ideal cache would move.
-fn work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
+pub(super) fn work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
     let numel = |v| graph.shape(v).numel() as f64;
     let f32s = |n: f64| 4.0 * n;
     match kernel {

@@ -34,6 +34,7 @@ use super::plan::memory::{Loc, MemoryPlan};
 use super::plan::Kernel;
 
 pub use call::{symbols, Descriptors};
+pub use split::MIN_SPLIT;
 
 /// The generated functions of one plan, before finalization.
 pub struct Generated {
