@@ -362,7 +362,7 @@ fn print_profile(profiles: &[(String, Profile)]) {
             format!("{:.1} GB/s", kt.bytes / t / 1e9)
         };
         let share = 100.0 * t / p.step().as_secs_f64().max(f64::MIN_POSITIVE);
-        vec![format!("{:.3}", t * 1e3), rate, format!("{share:.1}%")]
+        vec![format!("{:.4}", t * 1e3), rate, format!("{share:.1}%")]
     };
     for &k in &order {
         let mut row = vec![last.kernels[k].label.clone()];
@@ -374,7 +374,7 @@ fn print_profile(profiles: &[(String, Profile)]) {
     let mut total = vec!["all kernels".to_string()];
     for (_, p) in profiles {
         total.extend([
-            format!("{:.3}", p.step().as_secs_f64() * 1e3),
+            format!("{:.4}", p.step().as_secs_f64() * 1e3),
             String::new(),
             "100%".into(),
         ]);

@@ -5,32 +5,12 @@
 //! threads (3 leaves uneven pieces), for every built-in model, after
 //! several train steps, and for the forward (predict) step.
 
-use ndarray::{ArrayD, IxDyn};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use triceratops::backend::Jit;
 use triceratops::keras::optimizers::Convention;
 use triceratops::Model;
 
+use crate::jit_train_steps::batch;
 use crate::passes_train_steps::{optimizers, recipe};
-
-fn batch(model: &Model, n: usize) -> (ArrayD<f32>, ArrayD<f32>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let mut shape = vec![n];
-    shape.extend(&model.sequential().input_shape);
-    let x = ArrayD::from_shape_fn(IxDyn(&shape), |_| rng.random::<f32>());
-    let classes = *model.sequential().output_shape().last().unwrap();
-    let y = if classes == 1 {
-        x.mapv(|v| 2.0 * v + 1.0)
-            .into_shape_with_order(IxDyn(&[n, 1]))
-            .unwrap()
-    } else {
-        ArrayD::from_shape_fn(IxDyn(&[n, classes]), |i| {
-            ((i[0] * 5) % classes == i[1]) as u8 as f32
-        })
-    };
-    (x, y)
-}
 
 /// Trains `steps` steps on `threads` threads; returns every state entry's
 /// bits, each step's loss bits and the predictions' bits.
@@ -75,8 +55,8 @@ fn linreg_is_thread_count_invariant() {
 
 #[test]
 fn mnist_mlp_is_thread_count_invariant() {
-    // Batch 256 makes the Adam update and the activations large enough to
-    // be split into pieces.
+    // At batch 256 the step's two large products (gemm's own column split
+    // and dw1's row blocks) do enough work for the step to use the pool.
     check("mnist-mlp", "adam", 256, 3);
 }
 

@@ -17,7 +17,7 @@ use crate::passes_train_steps::{optimizers, recipe};
 
 /// A deterministic batch for `model`: inputs in [0, 1), one-hot targets
 /// (or `2x + 1` for linreg).
-fn batch(model: &Model, n: usize) -> (ArrayD<f32>, ArrayD<f32>) {
+pub(crate) fn batch(model: &Model, n: usize) -> (ArrayD<f32>, ArrayD<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut shape = vec![n];
     shape.extend(&model.sequential().input_shape);

@@ -219,31 +219,17 @@ impl Functions {
         name: &str,
         body: impl FnOnce(&mut JITModule, &mut FunctionBuilder, &Emit),
     ) -> Result<FuncId> {
-        let mut sig = module.make_signature();
-        sig.params.push(AbiParam::new(types::I64));
-        let id = module
-            .declare_function(name, Linkage::Local, &sig)
-            .map_err(jit_error)?;
-        self.ctx.func.signature = sig;
-        {
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let start = b.create_block();
-            b.append_block_params_for_function_params(start);
-            b.switch_to_block(start);
+        self.define(module, name, None, |module, b, bases| {
             let emit = Emit {
                 graph,
                 plan,
-                bases: b.block_params(start)[0],
+                bases,
                 descriptors,
                 imports,
             };
-            body(module, &mut b, &emit);
+            body(module, b, &emit);
             b.ins().return_(&[]);
-            b.seal_all_blocks();
-            b.finalize(module.target_config());
-        }
-        self.finish(module, id, name)?;
-        Ok(id)
+        })
     }
 
     /// `fn guard(bases) -> i32`: 1 when the guard output is exactly 1.
@@ -253,20 +239,7 @@ impl Functions {
         plan: &MemoryPlan,
         guard: ValueId,
     ) -> Result<FuncId> {
-        let name = "guard";
-        let mut sig: Signature = module.make_signature();
-        sig.params.push(AbiParam::new(types::I64));
-        sig.returns.push(AbiParam::new(types::I32));
-        let id = module
-            .declare_function(name, Linkage::Local, &sig)
-            .map_err(jit_error)?;
-        self.ctx.func.signature = sig;
-        {
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let start = b.create_block();
-            b.append_block_params_for_function_params(start);
-            b.switch_to_block(start);
-            let bases = b.block_params(start)[0];
+        self.define(module, "guard", Some(types::I32), |_, b, bases| {
             let loc = plan.locs[guard.index()].expect("the guard is placed");
             let base = b.ins().load(
                 types::I64,
@@ -280,6 +253,32 @@ impl Functions {
             let ok = b.ins().fcmp(FloatCC::Equal, value, one);
             let ok = b.ins().uextend(types::I32, ok);
             b.ins().return_(&[ok]);
+        })
+    }
+
+    /// Declares and defines a local `fn name(bases: i64) [-> returns]`
+    /// whose body (ending in its return) `body` emits from the entry block.
+    fn define(
+        &mut self,
+        module: &mut JITModule,
+        name: &str,
+        returns: Option<types::Type>,
+        body: impl FnOnce(&mut JITModule, &mut FunctionBuilder, Value),
+    ) -> Result<FuncId> {
+        let mut sig: Signature = module.make_signature();
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.extend(returns.map(AbiParam::new));
+        let id = module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(jit_error)?;
+        self.ctx.func.signature = sig;
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let start = b.create_block();
+            b.append_block_params_for_function_params(start);
+            b.switch_to_block(start);
+            let bases = b.block_params(start)[0];
+            body(module, &mut b, bases);
             b.seal_all_blocks();
             b.finalize(module.target_config());
         }
