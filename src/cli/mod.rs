@@ -74,10 +74,18 @@ pub struct BackendFlags {
     pub threads: Option<usize>,
 }
 
+/// The most `--threads` accepted.
+pub const MAX_THREADS: usize = 256;
+
 /// The threads the JIT uses: `--threads`, else every available core.
 pub fn threads(flag: Option<usize>) -> crate::Result<usize> {
     match flag {
         Some(0) => Err(crate::Error::Config("--threads must be at least 1".into())),
+        // Each thread gets its own im2col block and stack; beyond this a
+        // count is a typo, not a machine.
+        Some(n) if n > MAX_THREADS => Err(crate::Error::Config(format!(
+            "--threads {n} is more than {MAX_THREADS}"
+        ))),
         Some(n) => Ok(n),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }

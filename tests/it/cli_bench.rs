@@ -144,6 +144,10 @@ fn threads_must_be_positive() {
         &["train", "--model", "linreg", "--threads", "0"],
         &["--threads must be at least 1"],
     );
+    rejected(
+        &["train", "--model", "linreg", "--threads", "100000"],
+        &["--threads 100000 is more than 256"],
+    );
 }
 
 #[test]
