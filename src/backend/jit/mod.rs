@@ -1,33 +1,39 @@
 //! The Cranelift JIT backend: the optimized graph lowered to a kernel plan
 //! (`plan/`), placed in memory (`plan/memory.rs`), each kernel emitted as
 //! CLIF (`codegen/`) and compiled to native code for the host (`isa.rs`).
-//! Contractions and pooling call the runtime (`runtime/`); the code runs
-//! through `code.rs`, the one unsafe call site.
+//! Contractions and pooling call the runtime (`runtime/`). The executable
+//! (`executable.rs`) owns the code, its memory and its thread pool
+//! (`threads.rs` decides when a step uses it); the code runs through
+//! `code.rs`, the one unsafe call site.
 
 mod code;
 pub mod codegen;
+mod executable;
 pub mod isa;
 pub mod plan;
 pub mod profile;
 pub mod runtime;
+mod threads;
 pub mod vmath;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 
-use super::{bind, check_run, Backend, Binding, Executable};
+use super::{bind, Backend, Binding, Executable};
 use crate::compile::{CompiledGraph, OutputRole, Signature};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, ValueId};
-use crate::state::{StateLayout, StateStore};
+use crate::state::StateLayout;
 
 use code::{Code, Entries};
 use codegen::Descriptors;
-use plan::memory::{plan_memory, ArgPlace, Loc, MemoryPlan, Region};
+use executable::Compiled;
+use plan::memory::{plan_memory, ArgPlace, MemoryPlan};
 pub use profile::{KernelTime, Profile};
+use threads::{uses_threads, worth_threads};
 
 /// The JIT backend and its options.
 #[derive(Clone, Copy, Debug)]
@@ -186,60 +192,6 @@ fn generate(planned: &Planned, threads: usize, keep_clif: bool) -> Result<Native
     })
 }
 
-/// Seconds of single-thread work in a step's parallel kernels below which
-/// the step runs on one thread: handing a step to the pool and waking its
-/// workers measured 0.15-0.2 ms per step (mnist-mlp at batch 128, whose
-/// two split products do 0.6 ms of work and saved 0.18 ms on two threads,
-/// ran no faster than on one).
-const MIN_PARALLEL_WORK: f64 = 1.0e-3;
-
-/// Whether the step's parallel kernels do enough work to pay for the pool,
-/// by rough single-thread rates of this machine kind (contractions ~80
-/// GFLOP/s, memory-bound kernels ~15 GB/s).
-fn worth_threads(planned: &Planned) -> bool {
-    use plan::Kernel;
-    let seconds: f64 = planned
-        .memory
-        .kernels
-        .iter()
-        .map(|k| {
-            let (flops, bytes) = profile::work(&planned.graph, k);
-            let parallel = match k {
-                Kernel::Map(m) => m.shape.iter().product::<usize>() >= codegen::MIN_SPLIT,
-                Kernel::MatMul { desc, .. } => desc.parallel(),
-                Kernel::Conv { desc, .. } => desc.threads > 1 && desc.chunks() > 1,
-                Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => {
-                    desc.threads > 1 && desc.n > 1
-                }
-                _ => false,
-            };
-            match parallel {
-                false => 0.0,
-                true if flops > 0.0 => flops / 80e9,
-                true => bytes / 15e9,
-            }
-        })
-        .sum();
-    seconds >= MIN_PARALLEL_WORK
-}
-
-/// Whether any kernel runs on more than one thread: a split elementwise
-/// kernel, or a runtime call whose descriptor splits. Only then does a run
-/// enter the executable's pool, since entering hands the step to a pool
-/// thread and back (measured 5-20 µs; linreg's whole step is 1 µs).
-fn uses_threads(kernels: &[plan::Kernel], pieces: &[usize]) -> bool {
-    use plan::Kernel;
-    kernels.iter().zip(pieces).any(|(k, &p)| {
-        p > 1
-            || match k {
-                Kernel::MatMul { desc, .. } => desc.parallel(),
-                Kernel::Conv { desc, .. } => desc.threads > 1,
-                Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => desc.threads > 1,
-                _ => false,
-            }
-    })
-}
-
 /// A zeroed buffer of `len` floats, or an error naming what it was for.
 fn allocate(len: usize, what: &str) -> Result<Vec<f32>> {
     let mut v = Vec::new();
@@ -323,117 +275,5 @@ impl Backend for Jit {
             timers: vec![Duration::ZERO; planned.memory.kernels.len()],
             phases: vec![("plan", plan), ("codegen", codegen), ("link", link)],
         }))
-    }
-}
-
-/// A compiled graph: its code, the memory the code was compiled against,
-/// and where to read each output.
-struct Compiled {
-    code: Code,
-    /// Read by the code through addresses embedded in it.
-    _descriptors: Descriptors,
-    /// The executable's own threads (`threads > 1`), alive as long as it.
-    pool: Option<rayon::ThreadPool>,
-    arena: Vec<f32>,
-    consts: Vec<f32>,
-    /// Where each output is, and its array (rewritten by every run).
-    output_locs: Vec<Loc>,
-    outputs: Vec<ArrayD<f32>>,
-    signature: Signature,
-    layout: Arc<StateLayout>,
-    /// The base-pointer table, refilled each run (its capacity is kept).
-    bases: Vec<*mut f32>,
-    /// Contiguous copies of batch arrays that arrive strided.
-    copies: Vec<Vec<f32>>,
-    /// Per-kernel times, when compiled with profiling.
-    profile: Option<Profile>,
-    /// Scratch for one run's kernel times.
-    timers: Vec<Duration>,
-    /// How long each compile phase took.
-    phases: Vec<(&'static str, Duration)>,
-}
-
-impl Compiled {
-    /// Copies the outputs that live in the state region (`early`, before
-    /// the code runs) or elsewhere (after it) into their arrays.
-    fn read_outputs(&mut self, batch: &[ArrayViewD<f32>], state: &StateStore, early: bool) {
-        for (out, loc) in self.outputs.iter_mut().zip(&self.output_locs) {
-            if (loc.region == Region::State) != early {
-                continue;
-            }
-            let n = out.len();
-            let data = match loc.region {
-                Region::Arena => &self.arena[loc.offset..loc.offset + n],
-                Region::State => &state.as_slice()[loc.offset..loc.offset + n],
-                Region::Const => &self.consts[loc.offset..loc.offset + n],
-                Region::Batch(k) => match batch[k].as_slice() {
-                    Some(s) => &s[..n],
-                    None => &self.copies[k][..n],
-                },
-            };
-            out.as_slice_mut()
-                .expect("outputs are standard-layout")
-                .copy_from_slice(data);
-        }
-    }
-}
-
-impl Executable for Compiled {
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn outputs(&self) -> &[ArrayD<f32>] {
-        &self.outputs
-    }
-
-    fn run_in_place(&mut self, batch: &[ArrayViewD<f32>], state: &mut StateStore) -> Result<bool> {
-        check_run(&self.signature, &self.layout, batch, state)?;
-        // The code reads batch arrays as contiguous row-major buffers.
-        for (a, copy) in batch.iter().zip(&mut self.copies) {
-            copy.clear();
-            if a.as_slice().is_none() {
-                copy.extend(a.iter().copied());
-            }
-        }
-        // An output in the state region is a state argument: its value as
-        // of the step's start, read before the code updates the store.
-        self.read_outputs(batch, state, true);
-        self.bases.clear();
-        self.bases.extend([
-            self.arena.as_mut_ptr(),
-            state.as_mut_slice().as_mut_ptr(),
-            self.consts.as_ptr() as *mut f32,
-        ]);
-        for (a, copy) in batch.iter().zip(&self.copies) {
-            let data = match a.as_slice() {
-                Some(s) => s.as_ptr(),
-                None => copy.as_ptr(),
-            };
-            // Batch arrays and constants are only read by the code.
-            self.bases.push(data as *mut f32);
-        }
-        let timers = self.profile.is_some().then_some(&mut self.timers[..]);
-        // SAFETY: check_run verified every batch array's shape against the
-        // signature and that `state` has the layout this code was compiled
-        // for; the arena and constants are this executable's own, sized
-        // by the same memory plan as the code; all of them stay borrowed
-        // until `run` returns.
-        let committed = unsafe { self.code.run(self.pool.as_ref(), &self.bases, timers) };
-        if let Some(profile) = &mut self.profile {
-            for (k, t) in profile.kernels.iter_mut().zip(&mut self.timers) {
-                k.samples.push(std::mem::take(t));
-            }
-        }
-        self.read_outputs(batch, state, false);
-        Ok(committed)
-    }
-
-    fn profile(&self) -> Option<Profile> {
-        self.profile.clone()
-    }
-
-    fn compile_phases(&self) -> Vec<(&'static str, Duration)> {
-        self.phases.clone()
     }
 }
