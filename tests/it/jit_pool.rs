@@ -24,24 +24,7 @@ use triceratops::ir::interp::evaluate_args;
 use triceratops::ir::{geometry, Graph, Layout, Op, Padding, PoolAttrs};
 use triceratops::state::{StateLayout, StateStore};
 
-/// Ties, signed zeros, infinities and two NaN payloads (to see which one
-/// wins), common in small windows.
-/// The two NaNs come last.
-const PALETTE: [f32; 9] = [
-    -1.0,
-    0.0,
-    -0.0,
-    1.0,
-    2.0,
-    f32::INFINITY,
-    f32::NEG_INFINITY,
-    f32::NAN,
-    f32::from_bits(0x7fc0_1234),
-];
-
-fn from_palette(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f32> {
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || PALETTE[rng.random_range(0..PALETTE.len())])
-}
+use crate::jit_runtime::{from_palette, layouts, paddings, PALETTE};
 
 /// Random gradients, so a different summation order would show.
 fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f32> {
@@ -174,14 +157,6 @@ fn attrs(window: [usize; 2], strides: [usize; 2], padding: Padding, layout: Layo
         padding,
         layout,
     }
-}
-
-fn layouts() -> impl Strategy<Value = Layout> {
-    prop_oneof![Just(Layout::Nhwc), Just(Layout::Nchw)]
-}
-
-fn paddings() -> impl Strategy<Value = Padding> {
-    prop_oneof![Just(Padding::Valid), Just(Padding::Same)]
 }
 
 proptest! {

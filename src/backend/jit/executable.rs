@@ -104,10 +104,11 @@ impl Executable for Compiled {
             self.bases.push(data as *mut f32);
         }
         let timers = self.profile.is_some().then_some(&mut self.timers[..]);
-        // SAFETY: check_run verified every batch array's shape against the
-        // signature and that `state` has the layout this code was compiled
-        // for; the arena and constants are this executable's own, sized
-        // by the same memory plan as the code; all of them stay borrowed
+        // check_run verified every batch array's shape against the signature
+        // and that `state` has the layout this code was compiled for; the
+        // arena and constants are this executable's own, sized by the same
+        // memory plan as the code.
+        // SAFETY: `bases` points at exactly those regions, all borrowed
         // until `run` returns.
         let committed = unsafe { self.code.run(self.pool.as_ref(), &self.bases, timers) };
         if let Some(profile) = &mut self.profile {

@@ -72,10 +72,6 @@ impl Jit {
     pub fn with_profile(self, profile: bool) -> Jit {
         Jit { profile, ..self }
     }
-
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
 }
 
 /// A graph's kernel and memory plans, before code generation.
@@ -216,12 +212,19 @@ impl Backend for Jit {
         layout: &Arc<StateLayout>,
     ) -> Result<Box<dyn Executable>> {
         let start = Instant::now();
-        let mut threads = self.threads;
-        let mut planned = plan_graph(compiled.clone(), layout, threads)?;
-        if threads > 1 && !worth_threads(&planned) {
-            threads = 1;
-            planned = plan_graph(compiled, layout, threads)?;
-        }
+        // A step with too little parallel work is planned again for one
+        // thread (the graph is cloned only when there is a choice).
+        let (threads, planned) = match self.threads {
+            1 => (1, plan_graph(compiled, layout, 1)?),
+            n => {
+                let planned = plan_graph(compiled.clone(), layout, n)?;
+                if worth_threads(&planned) {
+                    (n, planned)
+                } else {
+                    (1, plan_graph(compiled, layout, 1)?)
+                }
+            }
+        };
         let plan = start.elapsed();
         let arena = allocate(planned.memory.arena_len, "arena")?;
         let Native {

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Graph, ValueId};
 
 use super::plan::memory::{Loc, MemoryPlan};
-use super::plan::Kernel;
+use super::plan::{Kernel, MapKernel};
 
 pub use call::{symbols, Descriptors};
 pub use split::MIN_SPLIT;
@@ -152,38 +152,35 @@ pub fn generate(
     };
     let mut kernels = Vec::new();
     for (p, kernel) in plan.kernels.iter().enumerate() {
-        let mut ids = Vec::new();
-        let pieces = match kernel {
+        // The kernel's function, or one per piece of a split map.
+        let parts: Vec<(String, Option<MapKernel>)> = match kernel {
             Kernel::Map(m) => split::pieces(m, threads),
             _ => None,
-        };
-        match pieces {
-            Some(pieces) => {
-                for (i, piece) in pieces.iter().enumerate() {
-                    let name = format!("k{p}_{}_{i}", kernel.kind_name());
-                    ids.push(f.kernel(
-                        module,
-                        graph,
-                        plan,
-                        descriptors,
-                        &imports,
-                        &name,
-                        |m, b, e| map::emit_map(m, b, e, piece),
-                    )?);
-                }
-            }
-            None => {
-                let name = format!("k{p}_{}", kernel.kind_name());
-                ids.push(f.kernel(
-                    module,
-                    graph,
-                    plan,
-                    descriptors,
-                    &imports,
-                    &name,
-                    |m, b, e| emit_kernel(m, b, e, p, kernel),
-                )?);
-            }
+        }
+        .map_or_else(
+            || vec![(format!("k{p}_{}", kernel.kind_name()), None)],
+            |pieces| {
+                pieces
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, piece)| (format!("k{p}_{}_{i}", kernel.kind_name()), Some(piece)))
+                    .collect()
+            },
+        );
+        let mut ids = Vec::new();
+        for (name, piece) in &parts {
+            ids.push(f.kernel(
+                module,
+                graph,
+                plan,
+                descriptors,
+                &imports,
+                name,
+                |m, b, e| match piece {
+                    Some(piece) => map::emit_map(m, b, e, piece),
+                    None => emit_kernel(m, b, e, p, kernel),
+                },
+            )?);
         }
         kernels.push(ids);
     }

@@ -394,14 +394,15 @@ pub(crate) fn gemm_into(
     } else {
         Parallelism::None
     };
-    // SAFETY: every offset `gemm` forms, `start + i*row + j*col` for `i`, `j`
-    // inside the extents above, is below its slice's length (checked just
-    // now; strides are non-negative, so the extremes are the corners, and
-    // `wrapping_add` of an in-bounds `start` stays in bounds), and `dst` is
-    // a unique borrow disjoint from the two shared ones. With
-    // `Parallelism::Rayon` the pool's workers write disjoint blocks of
-    // `dst` and only read the operands (f32 slices are `Sync`), and `gemm`
-    // joins them all before it returns, inside these borrows.
+    // Every offset `gemm` forms, `start + i*row + j*col` for `i`, `j` inside
+    // the extents above, is below its slice's length (checked just now;
+    // strides are non-negative, so the extremes are the corners, and
+    // `wrapping_add` of an in-bounds `start` stays in bounds). With
+    // `Parallelism::Rayon` the pool's workers write disjoint blocks of `dst`
+    // and only read the operands (f32 slices are `Sync`), and `gemm` joins
+    // them all before it returns, inside these borrows.
+    // SAFETY: every access is in bounds (above) and `dst` is a unique
+    // borrow disjoint from the two shared ones.
     unsafe {
         gemm::gemm(
             m,
