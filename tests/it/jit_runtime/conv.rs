@@ -290,6 +290,29 @@ fn chunked_cases() -> Vec<(ConvCase, Option<usize>)> {
             Some(2),
         ));
     }
+    // Small filters with 32 or 64 outputs: the outer-product filter
+    // gradient (one and two tap blocks, one and two channel blocks, windows
+    // inside the image and at a padded edge).
+    for (nhwc, taps, o, strides, padding) in [
+        ([3, 7, 8, 5], [2, 2], 64, [1, 2], Padding::Same),
+        ([2, 6, 6, 1], [5, 5], 32, [1, 1], Padding::Valid),
+        ([3, 5, 9, 4], [1, 3], 32, [2, 1], Padding::Same),
+    ] {
+        let attrs = ConvAttrs {
+            strides,
+            padding,
+            layout: Layout::Nhwc,
+        };
+        cases.push((
+            ConvCase {
+                nhwc,
+                taps,
+                o,
+                attrs,
+            },
+            Some(2),
+        ));
+    }
     cases
 }
 

@@ -12,9 +12,11 @@
 use std::sync::{Mutex, PoisonError};
 
 mod direct;
+mod outer;
 mod shims;
 
 use direct::{direct_forward, DIRECT_MAX_CHANNELS};
+use outer::outer_filter_grad;
 pub use shims::{
     tri_conv2d, tri_conv2d_filter_bias_grad, tri_conv2d_filter_grad, tri_conv2d_input_grad,
 };
@@ -588,25 +590,31 @@ pub fn conv2d_filter_and_bias_grad(
     let (blocks, partials) = scratch.split_at_mut(d.threads * d.block_len());
     let (len, o) = (d.patch_len(), d.o);
     let partials = &mut partials[..d.chunks() * d.partial_len()];
+    let outer = d.use_outer();
     d.run_chunks(partials, d.partial_len(), blocks, |ci, partial, cols| {
         let (first, images) = d.chunk_images(ci);
-        d.im2col(&x[first * d.x_n..], images, cols);
-        let groups = d.row_groups(images);
-        let to = View::new(0, stride(o), 1);
-        for g in 0..groups.count {
-            // The first GEMM overwrites, so the partial need not be zeroed.
-            let target = if g == 0 {
-                Target::Overwrite(to)
-            } else {
-                Target::Accumulate(to)
-            };
-            let patches = d.patch_view(&groups, g);
-            let patches_t = View::new(patches.start, patches.col, patches.row);
-            let dy_rows = d.output_view(&groups, g, first * d.y_n);
-            let rows = groups.rows;
-            gemm_into(
-                len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1,
-            );
+        if outer {
+            let (x, dy) = (&x[first * d.x_n..], &dy[first * d.y_n..]);
+            outer_filter_grad(d, x, dy, images, partial);
+        } else {
+            d.im2col(&x[first * d.x_n..], images, cols);
+            let groups = d.row_groups(images);
+            let to = View::new(0, stride(o), 1);
+            for g in 0..groups.count {
+                // The first GEMM overwrites, so the partial need not be zeroed.
+                let target = if g == 0 {
+                    Target::Overwrite(to)
+                } else {
+                    Target::Accumulate(to)
+                };
+                let patches = d.patch_view(&groups, g);
+                let patches_t = View::new(patches.start, patches.col, patches.row);
+                let dy_rows = d.output_view(&groups, g, first * d.y_n);
+                let rows = groups.rows;
+                gemm_into(
+                    len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1,
+                );
+            }
         }
         if with_bias {
             d.bias_sums(dy, first, images, &mut partial[len * o..]);

@@ -22,9 +22,10 @@ const DIRECT_BLOCK: usize = 16;
 /// Input channels up to which [`ConvDesc::new`] picks the direct forward
 /// conv. Measured on one thread at batch 128: conv1 (c = 3) 70-75 GFLOP/s
 /// direct against 41-43 by im2col + GEMM; conv2 (c = 32) 55-57 direct
-/// against 63-73. (A direct filter gradient for conv1, `c x 16` sums in
-/// registers per tap while `dy` streams, ran no faster than im2col + GEMM,
-/// 37.4 against 38.3, so the gradients keep im2col.)
+/// against 63-73. (A direct filter gradient for conv1 with `c x 16` sums
+/// in registers per tap while `dy` streams ran no faster than im2col +
+/// GEMM, 37.4 against 38.3; one with every tap's sums in registers while
+/// the pixels stream, `outer.rs`, runs at 100.)
 pub(super) const DIRECT_MAX_CHANNELS: usize = 4;
 
 impl ConvDesc {
