@@ -12,6 +12,7 @@
 use std::sync::{Mutex, PoisonError};
 
 mod direct;
+mod direct512;
 mod outer;
 mod shims;
 

@@ -3,6 +3,7 @@
 //! `DIRECT_MAX_CHANNELS`).
 
 use super::super::tap;
+use super::direct512::direct_forward_avx512;
 use super::ConvDesc;
 
 /// Output channels the direct forward conv accumulates at once, in
@@ -56,6 +57,9 @@ fn has_fma() -> bool {
 /// `y` (one chunk's `images` images, NHWC) from `x` (the same images) by
 /// the direct loop. Only called when [`ConvDesc::direct`] holds.
 pub(super) fn direct_forward(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], images: usize) {
+    if d.use_direct512() {
+        return direct_forward_avx512(d, x, w, y, images);
+    }
     #[cfg(target_arch = "x86_64")]
     {
         assert!(has_fma(), "direct conv without FMA");
