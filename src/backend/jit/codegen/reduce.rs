@@ -4,8 +4,12 @@
 //! the interpreter's order. When it is reduced (softmax's row sums, the
 //! loss), four F32X4 accumulators take 16 elements per trip and are
 //! combined at the end: a different association than the interpreter's
-//! sequential sum, within f32 rounding of it (tested).
+//! sequential sum, within f32 rounding of it (tested), and fixed by the
+//! extents alone, so no thread count changes a bit. A max over the inner
+//! axis is exact in any order (integer accumulators, below); the rows
+//! kernels (`rows.rs`) share these accumulators.
 
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::FunctionBuilder;
 
@@ -111,7 +115,7 @@ fn reduce_row(b: &mut FunctionBuilder, op: ReduceOp, n: usize, x: Value, out: Va
         add(b, op, &mut accs, 0, v);
         p = advance(b, p, 4);
     }
-    let mut total = fold(b, op, &accs);
+    let mut total = fold(b, op, &accs, n >= 4);
     for _ in 0..n % 4 {
         let v = b.ins().load(types::F32, super::map::data(), p, 0);
         total = combine(b, op, total, v);
@@ -124,35 +128,17 @@ fn reduce_row(b: &mut FunctionBuilder, op: ReduceOp, n: usize, x: Value, out: Va
 
 // The accumulators of one reduction over a row: a sum keeps
 // `ACCUMULATORS` F32X4 partial sums, each fed every fourth vector of a
-// 16-element trip (then the remainder vectors into the first); a max keeps
-// as many I32X4 maxima and minima of the elements' order keys (below),
-// which take two cheap integer ops per vector where the NaN- and
-// -0-exact `fmax` takes a chain of eight (x86), so the max loop runs at
-// memory speed instead of at `fmax` latency.
-
-/// Bits of an f32 as a signed integer whose order is the total order
-/// `-NaN < -inf < ... < -0 < +0 < ... < +inf < +NaN` (the key of a
-/// negative float flips its magnitude bits); it is its own inverse.
-fn key(b: &mut FunctionBuilder, v: Value) -> Value {
-    let sign = b.ins().sshr_imm_u(v, 31);
-    let magnitude = b.ins().ushr_imm_u(sign, 1);
-    b.ins().bxor(v, magnitude)
-}
-
-fn to_ints(b: &mut FunctionBuilder, v: Value) -> Value {
-    b.ins().bitcast(types::I32X4, lanes(), v)
-}
-
-fn to_floats(b: &mut FunctionBuilder, v: Value) -> Value {
-    b.ins().bitcast(types::F32X4, lanes(), v)
-}
-
-fn lanes() -> MemFlagsData {
-    MemFlagsData::new().with_endianness(Endianness::Little)
-}
-
-/// The key of -inf: below every number, above only negative NaNs.
-const KEY_NEG_INF: i32 = 0x807f_ffff_u32 as i32;
+// 16-element trip (then the remainder vectors into the first). A max keeps
+// as many I32X4 signed maxima, signed minima and unsigned maxima of the
+// elements' bits: one integer op each per vector where the NaN- and
+// -0-exact `fmax` is a chain of eight on x86, so the loop runs at memory
+// speed instead of at `fmax` latency. As signed integers, non-negative
+// floats (+NaN above +inf) order as floats and lie above every negative
+// one, and negative floats order by magnitude (-0 lowest); as unsigned,
+// -NaN lies above -inf. So the float maximum is the signed maximum if it
+// is non-negative, else the signed minimum, and some element is NaN
+// exactly when the signed maximum is above +inf or the unsigned maximum
+// above -inf — exact, in any order, as max must be.
 
 /// Fresh accumulators for `op`.
 pub(super) fn init(b: &mut FunctionBuilder, op: ReduceOp) -> Vec<Value> {
@@ -162,10 +148,12 @@ pub(super) fn init(b: &mut FunctionBuilder, op: ReduceOp) -> Vec<Value> {
             vec![b.ins().splat(types::F32X4, zero); ACCUMULATORS]
         }
         ReduceOp::Max => {
-            // Maxima then minima, all from the key of -inf: a slot that
-            // sees no element folds to -inf.
-            let k = b.ins().iconst(types::I32, KEY_NEG_INF as i64);
-            vec![b.ins().splat(types::I32X4, k); 2 * ACCUMULATORS]
+            let mut accs = Vec::new();
+            for start in [i32::MIN, i32::MAX, 0] {
+                let k = b.ins().iconst(types::I32, start as i64);
+                accs.extend([b.ins().splat(types::I32X4, k); ACCUMULATORS]);
+            }
+            accs
         }
     }
 }
@@ -181,21 +169,25 @@ pub(super) fn add(
     match op {
         ReduceOp::Sum => accs[slot] = b.ins().fadd(accs[slot], x),
         ReduceOp::Max => {
-            let bits = to_ints(b, x);
-            let k = key(b, bits);
-            accs[slot] = b.ins().smax(accs[slot], k);
-            let low = ACCUMULATORS + slot;
-            accs[low] = b.ins().smin(accs[low], k);
+            let bits = b.ins().bitcast(types::I32X4, lanes(), x);
+            let (hi, lo, un) = (slot, ACCUMULATORS + slot, 2 * ACCUMULATORS + slot);
+            accs[hi] = b.ins().smax(accs[hi], bits);
+            accs[lo] = b.ins().smin(accs[lo], bits);
+            accs[un] = b.ins().umax(accs[un], bits);
         }
     }
 }
 
-/// The accumulators combined into one f32. For a max, the largest key is
-/// the interpreter's maximum (-0 < +0) unless an element is NaN: a
-/// positive NaN has the largest key, a negative one the smallest, so the
-/// result is `fmax` of the float of each (the smallest is at most -inf
-/// when it is not NaN), which is NaN exactly when some element is.
-pub(super) fn fold(b: &mut FunctionBuilder, op: ReduceOp, accs: &[Value]) -> Value {
+fn lanes() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+/// The accumulators combined into one f32 (`identity` when `any` is
+/// false: no vector was accumulated).
+pub(super) fn fold(b: &mut FunctionBuilder, op: ReduceOp, accs: &[Value], any: bool) -> Value {
+    if !any {
+        return b.ins().f32const(op.identity());
+    }
     let all = match op {
         ReduceOp::Sum => {
             let left = b.ins().fadd(accs[0], accs[1]);
@@ -203,18 +195,34 @@ pub(super) fn fold(b: &mut FunctionBuilder, op: ReduceOp, accs: &[Value]) -> Val
             b.ins().fadd(left, right)
         }
         ReduceOp::Max => {
-            let (high, low) = accs.split_at(ACCUMULATORS);
-            let h01 = b.ins().smax(high[0], high[1]);
-            let h23 = b.ins().smax(high[2], high[3]);
-            let h = b.ins().smax(h01, h23);
-            let l01 = b.ins().smin(low[0], low[1]);
-            let l23 = b.ins().smin(low[2], low[3]);
-            let l = b.ins().smin(l01, l23);
-            let h = key(b, h);
-            let l = key(b, l);
-            let h = to_floats(b, h);
-            let l = to_floats(b, l);
-            b.ins().fmax(h, l)
+            let four = |b: &mut FunctionBuilder, at: usize, cc: IntCC| {
+                let f = |b: &mut FunctionBuilder, x, y| match cc {
+                    IntCC::SignedGreaterThan => b.ins().smax(x, y),
+                    IntCC::SignedLessThan => b.ins().smin(x, y),
+                    _ => b.ins().umax(x, y),
+                };
+                let a = f(b, accs[at], accs[at + 1]);
+                let c = f(b, accs[at + 2], accs[at + 3]);
+                f(b, a, c)
+            };
+            let hi = four(b, 0, IntCC::SignedGreaterThan);
+            let lo = four(b, ACCUMULATORS, IntCC::SignedLessThan);
+            let un = four(b, 2 * ACCUMULATORS, IntCC::UnsignedGreaterThan);
+            let splat = |b: &mut FunctionBuilder, bits: u32| {
+                let k = b.ins().iconst(types::I32, bits as i32 as i64);
+                b.ins().splat(types::I32X4, k)
+            };
+            let zero = splat(b, 0);
+            let nonneg = b.ins().icmp(IntCC::SignedGreaterThanOrEqual, hi, zero);
+            let max = b.ins().bitselect(nonneg, hi, lo);
+            let inf = splat(b, f32::INFINITY.to_bits());
+            let neg_inf = splat(b, f32::NEG_INFINITY.to_bits());
+            let pos_nan = b.ins().icmp(IntCC::SignedGreaterThan, hi, inf);
+            let neg_nan = b.ins().icmp(IntCC::UnsignedGreaterThan, un, neg_inf);
+            let nan = b.ins().bor(pos_nan, neg_nan);
+            let quiet = splat(b, f32::NAN.to_bits());
+            let max = b.ins().bitselect(nan, quiet, max);
+            b.ins().bitcast(types::F32X4, lanes(), max)
         }
     };
     let lanes: Vec<Value> = (0..4u8).map(|l| b.ins().extractlane(all, l)).collect();

@@ -255,7 +255,7 @@ impl Ctx<'_> {
             .iter()
             .map(|&(_, op)| match op {
                 ReduceOp::Sum => ACCUMULATORS,
-                ReduceOp::Max => 2 * ACCUMULATORS,
+                ReduceOp::Max => 3 * ACCUMULATORS,
             })
             .collect();
         let unflatten = |flat: &[Value]| -> Vec<Vec<Value>> {
@@ -349,7 +349,7 @@ impl Ctx<'_> {
         let mut totals: Vec<Value> = reduces
             .iter()
             .zip(&accs)
-            .map(|(&(_, op), a)| fold(b, op, a))
+            .map(|(&(_, op), a)| fold(b, op, a, cols >= 4))
             .collect();
         for _ in 0..cols % 4 {
             chunk(b, cb, Width::Scalar, None, &mut accs, &mut totals);
