@@ -34,6 +34,7 @@ mod data_specs;
 mod grad_snapshots;
 mod jit_differential;
 mod jit_pool;
+mod jit_rows;
 mod jit_runtime;
 mod jit_threads;
 mod jit_train_steps;

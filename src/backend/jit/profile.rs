@@ -94,6 +94,10 @@ pub(super) fn work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
         }
         Kernel::Fill { out, .. } => (0.0, f32s(numel(*out))),
         Kernel::Reduce(r) => (0.0, f32s(numel(r.input) + numel(r.out))),
+        Kernel::Rows(r) => {
+            let moved = r.reads().into_iter().chain(r.writes()).map(numel).sum();
+            (0.0, f32s(moved))
+        }
         Kernel::MatMul { desc, a, b, out } => {
             (desc.flops(), f32s(numel(*a) + numel(*b) + numel(*out)))
         }

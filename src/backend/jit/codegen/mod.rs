@@ -16,6 +16,7 @@ mod call;
 mod loops;
 mod map;
 mod reduce;
+mod rows;
 mod split;
 
 use cranelift_codegen::ir::condcodes::FloatCC;
@@ -309,6 +310,7 @@ fn emit_kernel(
         Kernel::Fill { out, value } => map::emit_fill(module, b, emit, *out, *value),
         Kernel::Copy { from, to, len } => map::emit_copy(b, emit, *from, *to, *len),
         Kernel::Reduce(r) => reduce::emit_reduce(b, emit, r),
+        Kernel::Rows(r) => rows::emit_rows(module, b, emit, p, r),
         other => call::emit_call(module, b, emit, p, other),
     }
 }

@@ -165,6 +165,7 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
     }
     fuse_bias_grads(&mut kernels, &buffer_of);
     pair_pools(&mut kernels, &buffer_of);
+    super::rows::fuse_rows(graph, &mut kernels, &buffer_of);
     Ok(Lowered { kernels, buffer_of })
 }
 

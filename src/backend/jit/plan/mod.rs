@@ -9,14 +9,18 @@
 //! loops, with splat constants folded into the loop body; reductions become
 //! an identity fill plus an accumulating loop; contractions and pooling
 //! become calls into the runtime (`runtime/`), whose descriptors are
-//! computed here, at compile time.
+//! computed here, at compile time. A last pass (`rows.rs`) fuses runs of
+//! row-wise maps and reductions (a loss, a metric, a norm) into one
+//! [`RowsKernel`] each.
 
 mod lower;
 pub mod memory;
 mod print;
+mod rows;
 
 pub use lower::lower;
 pub use print::print_plan;
+pub use rows::{Phase, RowStep, RowsKernel};
 
 use crate::ir::op::ScalarInstr;
 use crate::ir::ValueId;
@@ -99,6 +103,9 @@ pub enum Kernel {
         value: f32,
     },
     Reduce(ReduceKernel),
+    /// Maps and reductions over the rows of one `[rows, cols]` space, run
+    /// row by row in one loop (`rows.rs`).
+    Rows(RowsKernel),
     MatMul {
         desc: MatMulDesc,
         a: ValueId,
@@ -161,6 +168,7 @@ impl Kernel {
             Kernel::Map(m) => m.inputs.iter().map(|a| a.value).collect(),
             Kernel::Fill { .. } => vec![],
             Kernel::Reduce(r) => vec![r.input, r.out],
+            Kernel::Rows(r) => r.reads(),
             Kernel::MatMul { a, b, .. } | Kernel::Conv { a, b, .. } => vec![*a, *b],
             Kernel::MaxPool { x, .. } => vec![*x],
             Kernel::MaxPoolGrad {
@@ -191,6 +199,7 @@ impl Kernel {
             | Kernel::MaxPool { out, .. }
             | Kernel::MaxPoolGrad { out, .. } => vec![*out],
             Kernel::Reduce(r) => vec![r.out],
+            Kernel::Rows(r) => r.writes(),
             Kernel::Copy { to, .. } => match to {
                 Buf::Value(v) => vec![*v],
                 Buf::Stage(_) => vec![],
@@ -202,6 +211,7 @@ impl Kernel {
     pub fn scratch(&self) -> usize {
         match self {
             Kernel::Conv { scratch, .. } => *scratch,
+            Kernel::Rows(r) => r.stashed.len() * r.cols,
             _ => 0,
         }
     }
@@ -233,6 +243,7 @@ impl Kernel {
                 ReduceOp::Sum => "reduce_sum",
                 ReduceOp::Max => "reduce_max",
             },
+            Kernel::Rows(_) => "rows",
             Kernel::MatMul { .. } => "matmul",
             Kernel::Conv { kind, .. } => match kind {
                 ConvKind::Forward => "conv2d",

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::ir::Graph;
 
 use super::memory::{MemoryPlan, Owner, Region};
-use super::{Access, Buf, Kernel};
+use super::{Access, Buf, Kernel, MapKernel, ReduceOp, RowStep};
 
 pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
     let name = |v| format!("%{}", graph.value_name(v));
@@ -26,6 +26,23 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             format!("{}[+{}]{:?}", place(a.value), at.offset, at.strides)
         }
     };
+    let map_text = |m: &MapKernel| {
+        let ins: Vec<String> = m.inputs.iter().map(access).collect();
+        let outs: Vec<String> = m.outputs.iter().map(access).collect();
+        let body: Vec<String> = m
+            .body
+            .iter()
+            .enumerate()
+            .map(|(i, instr)| format!("%{i} = {instr}"))
+            .collect();
+        format!(
+            "({}) -> ({}) {{ {} }} results={:?}",
+            ins.join(", "),
+            outs.join(", "),
+            body.join("; "),
+            m.results
+        )
+    };
     let aux = |a: usize| format!("argmax{a}@arena+{}", plan.aux_at[a] * 4);
     let mut out = String::new();
     let _ = writeln!(out, "kernels of {} ({}):", graph.name(), plan.kernels.len());
@@ -35,23 +52,37 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             let _ = writeln!(out, "  -- commit: the rest runs only if {guard} == 1 --");
         }
         let line = match kernel {
-            Kernel::Map(m) => {
-                let ins: Vec<String> = m.inputs.iter().map(access).collect();
-                let outs: Vec<String> = m.outputs.iter().map(access).collect();
-                let body: Vec<String> = m
-                    .body
-                    .iter()
-                    .enumerate()
-                    .map(|(i, instr)| format!("%{i} = {instr}"))
-                    .collect();
-                format!(
-                    "map {:?} ({}) -> ({}) {{ {} }} results={:?}",
-                    m.shape,
-                    ins.join(", "),
-                    outs.join(", "),
-                    body.join("; "),
-                    m.results
-                )
+            Kernel::Map(m) => format!("map {:?} {}", m.shape, map_text(m)),
+            Kernel::Rows(r) => {
+                let stash = match plan.scratch[p] {
+                    Some(at) => format!(" (stash {} B at arena+{})", kernel.scratch() * 4, at * 4),
+                    None => String::new(),
+                };
+                let mut text = format!("rows [{}, {}]{stash}", r.rows, r.cols);
+                for step in &r.steps {
+                    let line = match step {
+                        RowStep::Map(m) => format!("map {}", map_text(m)),
+                        RowStep::RowMap(m) => format!("row map {}", map_text(m)),
+                        RowStep::Reduce { op, input, out } => {
+                            format!(
+                                "reduce_{} {} -> {}",
+                                op_name(*op),
+                                access(input),
+                                place(*out)
+                            )
+                        }
+                        RowStep::Total { op, input, out } => {
+                            format!(
+                                "total_{} {} -> {}",
+                                op_name(*op),
+                                access(input),
+                                place(*out)
+                            )
+                        }
+                    };
+                    let _ = write!(text, "\n      {}", line);
+                }
+                text
             }
             Kernel::Fill { out, value } => format!("fill {} = {value:?}", place(*out)),
             Kernel::Reduce(r) => format!(
@@ -141,4 +172,11 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
         let _ = writeln!(out, "  {} <- {}", name(*target), name(*value));
     }
     out
+}
+
+fn op_name(op: ReduceOp) -> &'static str {
+    match op {
+        ReduceOp::Sum => "sum",
+        ReduceOp::Max => "max",
+    }
 }
