@@ -34,25 +34,26 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             let guard = plan.guard.map(name).unwrap_or_default();
             let _ = writeln!(out, "  -- commit: the rest runs only if {guard} == 1 --");
         }
+        let map_text = |m: &super::MapKernel| {
+            let ins: Vec<String> = m.inputs.iter().map(access).collect();
+            let outs: Vec<String> = m.outputs.iter().map(access).collect();
+            let body: Vec<String> = m
+                .body
+                .iter()
+                .enumerate()
+                .map(|(i, instr)| format!("%{i} = {instr}"))
+                .collect();
+            format!(
+                "map {:?} ({}) -> ({}) {{ {} }} results={:?}",
+                m.shape,
+                ins.join(", "),
+                outs.join(", "),
+                body.join("; "),
+                m.results
+            )
+        };
         let line = match kernel {
-            Kernel::Map(m) => {
-                let ins: Vec<String> = m.inputs.iter().map(access).collect();
-                let outs: Vec<String> = m.outputs.iter().map(access).collect();
-                let body: Vec<String> = m
-                    .body
-                    .iter()
-                    .enumerate()
-                    .map(|(i, instr)| format!("%{i} = {instr}"))
-                    .collect();
-                format!(
-                    "map {:?} ({}) -> ({}) {{ {} }} results={:?}",
-                    m.shape,
-                    ins.join(", "),
-                    outs.join(", "),
-                    body.join("; "),
-                    m.results
-                )
-            }
+            Kernel::Map(m) => map_text(m),
             Kernel::Fill { out, value } => format!("fill {} = {value:?}", place(*out)),
             Kernel::Reduce(r) => format!(
                 "{} {} {:?} reduced={:?} -> {}",
@@ -62,7 +63,9 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
                 r.reduced,
                 place(r.out)
             ),
-            Kernel::MatMul { desc, a, b, out } => format!(
+            Kernel::MatMul {
+                desc, a, b, out, ..
+            } => format!(
                 "matmul {} x {} -> {} (batch {}, m {}, k {}, n {})",
                 place(*a),
                 place(*b),
@@ -115,6 +118,9 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             }
         };
         let _ = writeln!(out, "  k{p}: {line}");
+        if let Some(e) = kernel.epilogue() {
+            let _ = writeln!(out, "        then per unit: {}", map_text(&e.map));
+        }
     }
     let _ = writeln!(out, "arena: {} bytes", plan.arena_len * 4);
     let mut buffers = plan.arena.clone();
