@@ -67,7 +67,7 @@ fn no_map_reads(planned: &Planned, v: ValueId) -> bool {
 
 /// The seed CNN, in both layouts: each conv's bias + relu runs per chunk
 /// inside the conv and writes only the relu output (no mask buffer); each
-/// pool gradient runs the backward mask select per task, recomputing the
+/// pool gradient runs the backward mask select per image, recomputing the
 /// mask from that relu output; no standalone map reads a conv's output.
 #[test]
 fn seed_cnn_convs_and_pool_gradients_carry_their_maps() {

@@ -111,7 +111,7 @@ fn conv_epilogues_run_on_final_chunks() {
 }
 
 #[test]
-fn pool_gradient_epilogues_run_on_final_tasks() {
+fn pool_gradient_epilogues_run_on_final_images() {
     let mut rng = ChaCha8Rng::seed_from_u64(32);
     for layout in [Layout::Nhwc, Layout::Nchw] {
         for threads in [1, 2, 3] {

@@ -150,8 +150,8 @@ pub enum Kernel {
     },
     /// `out = maxpool2d_grad(x, dy)`; with `argmax`, the winners are read
     /// from the auxiliary buffer the paired forward wrote and `x` is not
-    /// read at all. The epilogue, if any, runs on each task's images of
-    /// `out` once they are scattered.
+    /// read at all. The epilogue, if any, runs on each image of `out` once
+    /// it is scattered.
     MaxPoolGrad {
         desc: PoolDesc,
         x: ValueId,

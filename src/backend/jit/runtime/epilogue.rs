@@ -157,7 +157,7 @@ pub unsafe extern "C" fn tri_conv2d_input_grad_epilogue(
     }
 }
 
-/// [`super::tri_maxpool2d_grad`] then the compiled epilogue per task.
+/// [`super::tri_maxpool2d_grad`] then the compiled epilogue per image.
 ///
 /// # Safety
 ///
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn tri_maxpool2d_grad_epilogue(
 }
 
 /// [`super::tri_maxpool2d_grad_argmax`] then the compiled epilogue per
-/// task.
+/// image.
 ///
 /// # Safety
 ///

@@ -502,8 +502,8 @@ pub fn maxpool2d_grad(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     maxpool2d_grad_then(d, x, dy, dx, None)
 }
 
-/// [`maxpool2d_grad`], running `epi` on each task's images of `dx` once
-/// they are final (units: images, `x_n` elements each).
+/// [`maxpool2d_grad`], running `epi` on each image of `dx` as soon as it
+/// is final, while it is in cache (units: images, `x_n` elements each).
 pub fn maxpool2d_grad_then(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32], epi: Epilogue) {
     check("x", x.len(), d.image_len());
     check("dy", dy.len(), d.output_len());
@@ -531,11 +531,11 @@ pub fn maxpool2d_grad_then(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32], 
             .chunks(d.x_n)
             .zip(dy.chunks(d.y_n))
             .zip(dx.chunks_mut(d.x_n));
-        for ((x, dy), dx) in images {
+        for (b, ((x, dy), dx)) in images.enumerate() {
             d.grad_image(x, dy, dx, &mut winners);
-        }
-        if let Some(epi) = epi {
-            epi(dx, first, first + dx.len() / d.x_n);
+            if let Some(epi) = epi {
+                epi(dx, first + b, first + b + 1);
+            }
         }
     });
 }
@@ -569,8 +569,9 @@ pub fn maxpool2d_grad_argmax(d: &PoolDesc, argmax: &[u8], dy: &[f32], dx: &mut [
     maxpool2d_grad_argmax_then(d, argmax, dy, dx, None)
 }
 
-/// [`maxpool2d_grad_argmax`], running `epi` on each task's images of `dx`
-/// once they are final (units: images, `x_n` elements each).
+/// [`maxpool2d_grad_argmax`], running `epi` on each image of `dx` as soon
+/// as it is final, while it is in cache (units: images, `x_n` elements
+/// each).
 pub fn maxpool2d_grad_argmax_then(
     d: &PoolDesc,
     argmax: &[u8],
@@ -604,11 +605,11 @@ pub fn maxpool2d_grad_argmax_then(
             .chunks(d.argmax_image())
             .zip(dy.chunks(d.y_n))
             .zip(dx.chunks_mut(d.x_n));
-        for ((argmax, dy), dx) in images {
+        for (b, ((argmax, dy), dx)) in images.enumerate() {
             d.scatter_image(argmax, dy, dx, &mut offsets);
-        }
-        if let Some(epi) = epi {
-            epi(dx, first, first + dx.len() / d.x_n);
+            if let Some(epi) = epi {
+                epi(dx, first + b, first + b + 1);
+            }
         }
     });
 }
