@@ -166,7 +166,17 @@ fn matmul_epilogues_run_on_the_product_rows() {
             within(threads, || {
                 runtime::matmul(&d, data(&a), data(&b), &mut plain)
             });
-            let got = with_epilogue(batch * m, n, |epi| {
+            let (units, unit) = runtime::matmul_units(&d);
+            let rows = batch * m * n >= 1 << 18 && threads > 1;
+            assert_eq!(
+                (units, unit),
+                if rows {
+                    (batch * m, n)
+                } else {
+                    (1, batch * m * n)
+                }
+            );
+            let got = with_epilogue(units, unit, |epi| {
                 let mut c = poisoned(d.c_len());
                 within(threads, || {
                     runtime::matmul_then(&d, data(&a), data(&b), &mut c, epi)

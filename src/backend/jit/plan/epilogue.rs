@@ -27,7 +27,8 @@
 //!    go straight into the state store in phase 2 (`memory.rs`), which only
 //!    a standalone map can.
 //! 5. `P`'s chunks are contiguous ranges of whole units (images: `n *
-//!    unit` elements of `out`, `unit` per image; matmul rows), so `C`'s
+//!    unit` elements of `out`, `unit` per image; matmul rows, or the whole
+//!    product when it runs the epilogue on one thread), so `C`'s
 //!    iteration space must split into `[units, ...]` at unit boundaries:
 //!    its outer axis is split in two (`[d0, rest] -> [units, d0 / units,
 //!    rest]`), which needs the inner axes to cover at most one unit and
@@ -114,7 +115,10 @@ fn producer(kernel: &Kernel) -> Option<(ValueId, usize, usize)> {
             out,
             epilogue: None,
             ..
-        } => (*out, desc.batch * desc.m, desc.n),
+        } => {
+            let (units, unit) = crate::backend::jit::runtime::matmul_units(desc);
+            (*out, units, unit)
+        }
         Kernel::MaxPoolGrad {
             desc,
             out,

@@ -30,28 +30,41 @@ pub type EpilogueFn = unsafe extern "C" fn(*const *mut f32, *mut f32, usize, usi
 /// thread, as the elementwise kernels do (`codegen/split.rs` MIN_SPLIT).
 const PARALLEL_MIN: usize = 1 << 18;
 
-/// `c = op(a) x op(b)`, then the epilogue over `c`'s rows (`batch * m`
-/// units of `n`): in row blocks on the current rayon pool when the
-/// descriptor has threads and `c` is large, else all rows at once. (The
-/// product is computed whole first: its row blocks are inside the GEMM.)
+/// How a product's epilogue sees its output: `(units, unit)`. Its rows
+/// (`batch m` units of `n`) when the epilogue runs in row blocks on
+/// threads; else the whole output as one unit, so the epilogue is one loop
+/// over all of it, as the separate map was (rows of one or ten elements
+/// would each be a scalar tail).
+pub fn matmul_units(desc: &MatMulDesc) -> (usize, usize) {
+    let (rows, n) = (desc.batch * desc.m, desc.n);
+    if desc.threads > 1 && rows * n >= PARALLEL_MIN {
+        (rows, n)
+    } else {
+        (1, rows * n)
+    }
+}
+
+/// `c = op(a) x op(b)`, then the epilogue over `c` in the units of
+/// [`matmul_units`]: rows in blocks on the current rayon pool when there
+/// are several, else all at once. (The product is computed whole first:
+/// its row blocks are inside the GEMM.)
 pub fn matmul_then(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32], epi: Epilogue) {
     matmul(desc, a, b, c);
     let Some(epi) = epi else {
         return;
     };
-    let (rows, n) = (desc.batch * desc.m, desc.n);
-    let c = &mut c[..rows * n];
+    let (units, unit) = matmul_units(desc);
+    let c = &mut c[..units * unit];
     if c.is_empty() {
         return;
     }
-    let parallel = desc.threads > 1 && c.len() >= PARALLEL_MIN;
-    if !parallel || rayon::current_thread_index().is_none() {
-        return epi(c, 0, rows);
+    if units == 1 || rayon::current_thread_index().is_none() {
+        return epi(c, 0, units);
     }
-    let block = rows.div_ceil(desc.threads);
-    c.par_chunks_mut(block * n)
+    let block = units.div_ceil(desc.threads);
+    c.par_chunks_mut(block * unit)
         .enumerate()
-        .for_each(|(i, c)| epi(c, i * block, i * block + c.len() / n));
+        .for_each(|(i, c)| epi(c, i * block, i * block + c.len() / unit));
 }
 
 /// The compiled epilogue `f` over the run's base-pointer table `bases`,

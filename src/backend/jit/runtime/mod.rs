@@ -21,8 +21,9 @@ pub use conv::{
     tri_conv2d_filter_grad, tri_conv2d_input_grad, ConvDesc,
 };
 pub use epilogue::{
-    matmul_then, tri_conv2d_epilogue, tri_conv2d_input_grad_epilogue, tri_matmul_epilogue,
-    tri_maxpool2d_grad_argmax_epilogue, tri_maxpool2d_grad_epilogue, Epilogue, EpilogueFn,
+    matmul_then, matmul_units, tri_conv2d_epilogue, tri_conv2d_input_grad_epilogue,
+    tri_matmul_epilogue, tri_maxpool2d_grad_argmax_epilogue, tri_maxpool2d_grad_epilogue, Epilogue,
+    EpilogueFn,
 };
 pub use gemm::{matmul, tri_matmul, MatMulDesc};
 pub use pool::{
