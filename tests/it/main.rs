@@ -33,6 +33,7 @@ mod data_npy;
 mod data_specs;
 mod grad_snapshots;
 mod jit_differential;
+mod jit_epilogue;
 mod jit_pool;
 mod jit_rows;
 mod jit_runtime;

@@ -72,6 +72,22 @@ pub fn describe(graph: &Graph, kernels: &[Kernel]) -> Vec<KernelTime> {
 /// element a kernel reads or writes once (a broadcast input counts its own
 /// size), which is what an ideal cache would move.
 pub(super) fn work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
+    let (flops, bytes) = own_work(graph, kernel);
+    match kernel.epilogue() {
+        // The epilogue's own reads and writes (its read of the producer's
+        // output is counted once, with the producer).
+        Some(e) => {
+            let mut map = e.map.clone();
+            for &k in e.from_producer.iter().rev() {
+                map.inputs.remove(k);
+            }
+            (flops, bytes + own_work(graph, &Kernel::Map(map)).1)
+        }
+        None => (flops, bytes),
+    }
+}
+
+fn own_work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
     let numel = |v| graph.shape(v).numel() as f64;
     let f32s = |n: f64| 4.0 * n;
     match kernel {
@@ -98,9 +114,9 @@ pub(super) fn work(graph: &Graph, kernel: &Kernel) -> (f64, f64) {
             let moved = r.reads().into_iter().chain(r.writes()).map(numel).sum();
             (0.0, f32s(moved))
         }
-        Kernel::MatMul { desc, a, b, out } => {
-            (desc.flops(), f32s(numel(*a) + numel(*b) + numel(*out)))
-        }
+        Kernel::MatMul {
+            desc, a, b, out, ..
+        } => (desc.flops(), f32s(numel(*a) + numel(*b) + numel(*out))),
         Kernel::Conv {
             desc, a, b, out, ..
         } => (desc.flops(), f32s(numel(*a) + numel(*b) + numel(*out))),

@@ -7,6 +7,7 @@
 use cranelift_codegen::ir::{types, InstBuilder, Type};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
 
 use super::Emit;
 use crate::backend::jit::plan::memory::{Loc, Region};
@@ -67,6 +68,11 @@ pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
         ("tri_maxpool2d_grad", ptrs(4), vec![]),
         ("tri_maxpool2d_argmax", ptrs(4), vec![]),
         ("tri_maxpool2d_grad_argmax", ptrs(4), vec![]),
+        ("tri_matmul_epilogue", ptrs(6), vec![]),
+        ("tri_conv2d_epilogue", ptrs(7), vec![]),
+        ("tri_conv2d_input_grad_epilogue", ptrs(7), vec![]),
+        ("tri_maxpool2d_grad_epilogue", ptrs(6), vec![]),
+        ("tri_maxpool2d_grad_argmax_epilogue", ptrs(6), vec![]),
         ("tri_powf", vec![types::F32, types::F32], vec![types::F32]),
     ]
 }
@@ -89,6 +95,7 @@ pub fn emit_call(
     emit: &Emit,
     p: usize,
     kernel: &Kernel,
+    epilogue: Option<FuncId>,
 ) {
     let desc = b.ins().iconst(types::I64, emit.descriptors.address(p));
     let at = |b: &mut FunctionBuilder, v| emit.address(b, emit.loc(v), 0);
@@ -158,6 +165,24 @@ pub fn emit_call(
         _ => unreachable!("only calling kernels reach emit_call"),
     };
     args.insert(0, desc);
+    // With an epilogue: the variant that calls it, given its address and
+    // the run's base-pointer table.
+    let name = match epilogue {
+        Some(id) => {
+            let epi = module.declare_func_in_func(id, b.func);
+            let addr = b.ins().func_addr(types::I64, epi);
+            args.extend([addr, emit.bases]);
+            match name {
+                "tri_matmul" => "tri_matmul_epilogue",
+                "tri_conv2d" => "tri_conv2d_epilogue",
+                "tri_conv2d_input_grad" => "tri_conv2d_input_grad_epilogue",
+                "tri_maxpool2d_grad" => "tri_maxpool2d_grad_epilogue",
+                "tri_maxpool2d_grad_argmax" => "tri_maxpool2d_grad_argmax_epilogue",
+                other => unreachable!("{other} has no epilogue variant"),
+            }
+        }
+        None => name,
+    };
     let f = emit.imports.func_ref(module, b, name);
     b.ins().call(f, &args);
 }

@@ -21,6 +21,25 @@ pub(super) fn data() -> MemFlagsData {
 }
 
 pub fn emit_map(module: &mut JITModule, b: &mut FunctionBuilder, emit: &Emit, m: &MapKernel) {
+    let ptrs: Vec<Value> = m
+        .inputs
+        .iter()
+        .chain(&m.outputs)
+        .map(|a| emit.address(b, emit.loc(a.value), a.at.offset))
+        .collect();
+    emit_map_at(module, b, emit, m, &ptrs);
+}
+
+/// [`emit_map`] with each access (inputs, then outputs) starting at the
+/// given address instead of its buffer's (the accesses' offsets are not
+/// applied again).
+pub fn emit_map_at(
+    module: &mut JITModule,
+    b: &mut FunctionBuilder,
+    emit: &Emit,
+    m: &MapKernel,
+    ptrs: &[Value],
+) {
     let live = body::live(&m.body, &m.results);
     let needs_powf = m.body.iter().zip(&live).any(|(i, &l)| {
         l && matches!(i, ScalarInstr::Pow { exponent, .. } if exponent.get() != 1.0)
@@ -28,10 +47,6 @@ pub fn emit_map(module: &mut JITModule, b: &mut FunctionBuilder, emit: &Emit, m:
     let powf = needs_powf.then(|| emit.imports.func_ref(module, b, "tri_powf"));
     let hoisted = body::hoist(b, &m.body, &live);
     let accesses: Vec<&Access> = m.inputs.iter().chain(&m.outputs).collect();
-    let ptrs: Vec<Value> = accesses
-        .iter()
-        .map(|a| emit.address(b, emit.loc(a.value), a.at.offset))
-        .collect();
     let strides: Vec<Vec<isize>> = accesses.iter().map(|a| a.at.strides.clone()).collect();
     let n = *m.shape.last().expect("a map has at least one axis");
     let inner_strides: Vec<isize> = strides
@@ -47,7 +62,7 @@ pub fn emit_map(module: &mut JITModule, b: &mut FunctionBuilder, emit: &Emit, m:
             width.store(b, v, p);
         }
     };
-    nest(b, &m.shape, &strides, &ptrs, &mut |b, row| {
+    nest(b, &m.shape, &strides, ptrs, &mut |b, row| {
         if vectorized {
             // Stride-0 inputs are one element per row: load and splat once.
             let fixed: Vec<Option<Value>> = (0..inputs)

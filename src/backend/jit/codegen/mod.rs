@@ -13,6 +13,7 @@
 
 mod body;
 mod call;
+mod epilogue;
 mod loops;
 mod map;
 mod reduce;
@@ -168,6 +169,20 @@ pub fn generate(
                     .collect()
             },
         );
+        // An epilogue is its own range function, whose address the
+        // kernel passes to the runtime.
+        let epi = match kernel.epilogue() {
+            Some(e) => Some(f.epilogue(
+                module,
+                graph,
+                plan,
+                descriptors,
+                &imports,
+                &format!("k{p}_epilogue"),
+                e,
+            )?),
+            None => None,
+        };
         let mut ids = Vec::new();
         for (name, piece) in &parts {
             ids.push(f.kernel(
@@ -179,7 +194,7 @@ pub fn generate(
                 name,
                 |m, b, e| match piece {
                     Some(piece) => map::emit_map(m, b, e, piece),
-                    None => emit_kernel(m, b, e, p, kernel),
+                    None => emit_kernel(m, b, e, p, kernel, epi),
                 },
             )?);
         }
@@ -230,6 +245,32 @@ impl Functions {
         })
     }
 
+    /// Declares and defines the range function `fn name(bases, src, lo,
+    /// hi)` of an epilogue (`epilogue.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn epilogue(
+        &mut self,
+        module: &mut JITModule,
+        graph: &Graph,
+        plan: &MemoryPlan,
+        descriptors: &Descriptors,
+        imports: &Imports,
+        name: &str,
+        epi: &super::plan::Epilogue,
+    ) -> Result<FuncId> {
+        self.define_with(module, name, 4, None, |module, b, params| {
+            let emit = Emit {
+                graph,
+                plan,
+                bases: params[0],
+                descriptors,
+                imports,
+            };
+            epilogue::emit_epilogue(module, b, &emit, epi, params);
+            b.ins().return_(&[]);
+        })
+    }
+
     /// `fn guard(bases) -> i32`: 1 when the guard output is exactly 1.
     fn guard(
         &mut self,
@@ -263,8 +304,24 @@ impl Functions {
         returns: Option<types::Type>,
         body: impl FnOnce(&mut JITModule, &mut FunctionBuilder, Value),
     ) -> Result<FuncId> {
+        self.define_with(module, name, 1, returns, |module, b, params| {
+            body(module, b, params[0])
+        })
+    }
+
+    /// [`Functions::define`] with `params` i64 parameters, all passed to
+    /// `body`.
+    fn define_with(
+        &mut self,
+        module: &mut JITModule,
+        name: &str,
+        params: usize,
+        returns: Option<types::Type>,
+        body: impl FnOnce(&mut JITModule, &mut FunctionBuilder, &[Value]),
+    ) -> Result<FuncId> {
         let mut sig: Signature = module.make_signature();
-        sig.params.push(AbiParam::new(types::I64));
+        sig.params
+            .extend((0..params).map(|_| AbiParam::new(types::I64)));
         sig.returns.extend(returns.map(AbiParam::new));
         let id = module
             .declare_function(name, Linkage::Local, &sig)
@@ -275,8 +332,8 @@ impl Functions {
             let start = b.create_block();
             b.append_block_params_for_function_params(start);
             b.switch_to_block(start);
-            let bases = b.block_params(start)[0];
-            body(module, &mut b, bases);
+            let values = b.block_params(start).to_vec();
+            body(module, &mut b, &values);
             b.seal_all_blocks();
             b.finalize(module.target_config());
         }
@@ -304,6 +361,7 @@ fn emit_kernel(
     emit: &Emit,
     p: usize,
     kernel: &Kernel,
+    epilogue: Option<FuncId>,
 ) {
     match kernel {
         Kernel::Map(m) => map::emit_map(module, b, emit, m),
@@ -311,6 +369,6 @@ fn emit_kernel(
         Kernel::Copy { from, to, len } => map::emit_copy(b, emit, *from, *to, *len),
         Kernel::Reduce(r) => reduce::emit_reduce(b, emit, r),
         Kernel::Rows(r) => rows::emit_rows(module, b, emit, p, r),
-        other => call::emit_call(module, b, emit, p, other),
+        other => call::emit_call(module, b, emit, p, other, epilogue),
     }
 }

@@ -104,6 +104,7 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
                 a: operands[0],
                 b: operands[1],
                 out: id,
+                epilogue: None,
             }),
             Op::Conv2d(conv) => {
                 let desc = ConvDesc::new(shape_of(operands[0]), shape_of(operands[1]), *conv)
@@ -132,6 +133,7 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
                 dy: operands[1],
                 out: id,
                 argmax: None,
+                epilogue: None,
             }),
             elementwise => {
                 let args: Vec<u32> = (0..operands.len() as u32).collect();
@@ -166,6 +168,7 @@ pub fn lower(graph: &Graph, threads: usize) -> Result<Lowered> {
     fuse_bias_grads(&mut kernels, &buffer_of);
     pair_pools(&mut kernels, &buffer_of);
     super::rows::fuse_rows(graph, &mut kernels, &buffer_of);
+    super::fuse_epilogues(graph, &mut kernels, &buffer_of);
     Ok(Lowered { kernels, buffer_of })
 }
 
@@ -296,6 +299,7 @@ fn conv_kernel(kind: ConvKind, desc: ConvDesc, operands: &[ValueId], out: ValueI
         b: operands[1],
         out,
         bias: None,
+        epilogue: None,
     }
 }
 

@@ -13,11 +13,13 @@
 //! row-wise maps and reductions (a loss, a metric, a norm) into one
 //! [`RowsKernel`] each.
 
+mod epilogue;
 mod lower;
 pub mod memory;
 mod print;
 mod rows;
 
+pub use epilogue::fuse_epilogues;
 pub use lower::lower;
 pub use print::print_plan;
 pub use rows::{Phase, RowStep, RowsKernel};
@@ -85,6 +87,21 @@ pub struct ReduceKernel {
     pub out: ValueId,
 }
 
+/// An elementwise map that runs inside the kernel producing one of its
+/// inputs (a conv, a matmul, a pool gradient), on each range of the
+/// producer's output as soon as the producer has finished it, while it is
+/// in cache (`plan/epilogue.rs` decides when that is legal). The map's
+/// iteration space is `[units, ...]`: outer index `u` covers unit `u` of
+/// the producer's output (an image; a matmul row), which is `shape[1..]`
+/// elements of it, contiguous.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epilogue {
+    pub map: MapKernel,
+    /// The inputs of `map` that are the producer's output, read at the
+    /// iteration index itself.
+    pub from_producer: Vec<usize>,
+}
+
 /// Which conv2d routine a call runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvKind {
@@ -106,16 +123,20 @@ pub enum Kernel {
     /// Maps and reductions over the rows of one `[rows, cols]` space, run
     /// row by row in one loop (`rows.rs`).
     Rows(RowsKernel),
+    /// `out = a x b`, then the epilogue (if any) over `out`'s rows.
     MatMul {
         desc: MatMulDesc,
         a: ValueId,
         b: ValueId,
         out: ValueId,
+        epilogue: Option<Box<Epilogue>>,
     },
     /// A conv2d routine over operands `a`, `b` (image/dy/filter in the op's
     /// operand order) with `scratch` f32 elements of im2col workspace. A
     /// filter gradient with `bias` also writes the bias gradient (`dy`
-    /// summed over all but its channel axis) from the same chunks.
+    /// summed over all but its channel axis) from the same chunks. A
+    /// forward or input gradient with an epilogue runs it on each chunk's
+    /// images of `out` once the chunk is done.
     Conv {
         kind: ConvKind,
         desc: ConvDesc,
@@ -124,6 +145,7 @@ pub enum Kernel {
         out: ValueId,
         scratch: usize,
         bias: Option<ValueId>,
+        epilogue: Option<Box<Epilogue>>,
     },
     /// `out = maxpool2d(x)`; with `argmax`, also each output's winning tap
     /// into that auxiliary buffer, for a gradient of the same pool.
@@ -135,13 +157,15 @@ pub enum Kernel {
     },
     /// `out = maxpool2d_grad(x, dy)`; with `argmax`, the winners are read
     /// from the auxiliary buffer the paired forward wrote and `x` is not
-    /// read at all.
+    /// read at all. The epilogue, if any, runs on each image of `out` once
+    /// it is scattered.
     MaxPoolGrad {
         desc: PoolDesc,
         x: ValueId,
         dy: ValueId,
         out: ValueId,
         argmax: Option<usize>,
+        epilogue: Option<Box<Epilogue>>,
     },
     /// `len` elements from one buffer to another: an update that could not
     /// be computed in place, or the staging of an old state entry that a
@@ -162,8 +186,35 @@ pub enum Buf {
 }
 
 impl Kernel {
-    /// The values the kernel reads.
+    /// The values the kernel reads (its epilogue's inputs included).
     pub fn reads(&self) -> Vec<ValueId> {
+        let mut reads = self.own_reads();
+        if let Some(e) = self.epilogue() {
+            reads.extend(e.map.inputs.iter().map(|a| a.value));
+        }
+        reads
+    }
+
+    /// The values the kernel writes (its epilogue's outputs included).
+    pub fn writes(&self) -> Vec<ValueId> {
+        let mut writes = self.own_writes();
+        if let Some(e) = self.epilogue() {
+            writes.extend(e.map.outputs.iter().map(|a| a.value));
+        }
+        writes
+    }
+
+    /// The map fused into this kernel, if any.
+    pub fn epilogue(&self) -> Option<&Epilogue> {
+        match self {
+            Kernel::MatMul { epilogue, .. }
+            | Kernel::Conv { epilogue, .. }
+            | Kernel::MaxPoolGrad { epilogue, .. } => epilogue.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn own_reads(&self) -> Vec<ValueId> {
         match self {
             Kernel::Map(m) => m.inputs.iter().map(|a| a.value).collect(),
             Kernel::Fill { .. } => vec![],
@@ -184,8 +235,7 @@ impl Kernel {
         }
     }
 
-    /// The values the kernel writes.
-    pub fn writes(&self) -> Vec<ValueId> {
+    fn own_writes(&self) -> Vec<ValueId> {
         match self {
             Kernel::Map(m) => m.outputs.iter().map(|a| a.value).collect(),
             Kernel::Conv {

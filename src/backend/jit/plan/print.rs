@@ -93,7 +93,9 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
                 r.reduced,
                 place(r.out)
             ),
-            Kernel::MatMul { desc, a, b, out } => format!(
+            Kernel::MatMul {
+                desc, a, b, out, ..
+            } => format!(
                 "matmul {} x {} -> {} (batch {}, m {}, k {}, n {})",
                 place(*a),
                 place(*b),
@@ -146,6 +148,14 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             }
         };
         let _ = writeln!(out, "  k{p}: {line}");
+        if let Some(e) = kernel.epilogue() {
+            let _ = writeln!(
+                out,
+                "        then per unit: map {:?} {}",
+                e.map.shape,
+                map_text(&e.map)
+            );
+        }
     }
     let _ = writeln!(out, "arena: {} bytes", plan.arena_len * 4);
     let mut buffers = plan.arena.clone();

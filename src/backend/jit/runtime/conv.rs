@@ -24,6 +24,7 @@ pub use shims::{
 
 use rayon::prelude::*;
 
+use super::epilogue::Epilogue;
 use super::gemm::{gemm_into, stride, Target, View};
 use super::{permuted_strides, span, tap};
 use crate::ir::geometry::{self, window};
@@ -484,6 +485,19 @@ struct RowGroups {
 /// patch block, then `patches x filter` written straight into the chunk's
 /// images of `y` through its strides.
 pub fn conv2d(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], scratch: &mut [f32]) {
+    conv2d_then(d, x, w, y, scratch, None)
+}
+
+/// [`conv2d`], running `epi` on each chunk's images of `y` as soon as the
+/// chunk is written (units: images, `y_n` elements each).
+pub fn conv2d_then(
+    d: &ConvDesc,
+    x: &[f32],
+    w: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+    epi: Epilogue,
+) {
     let sizes = [
         ("x", x.len(), d.image_len()),
         ("w", w.len(), d.filter_len()),
@@ -499,15 +513,19 @@ pub fn conv2d(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], scratch: &mut [
     d.run_chunks(y, d.chunk * d.y_n, blocks, |ci, y, cols| {
         let (first, images) = d.chunk_images(ci);
         if direct {
-            return direct_forward(d, &x[first * d.x_n..], w, y, images);
+            direct_forward(d, &x[first * d.x_n..], w, y, images);
+        } else {
+            d.im2col(&x[first * d.x_n..], images, cols);
+            let groups = d.row_groups(images);
+            for g in 0..groups.count {
+                let out = Target::Overwrite(d.output_view(&groups, g, 0));
+                let patches = d.patch_view(&groups, g);
+                let (m, k) = (groups.rows, d.patch_len());
+                gemm_into(m, d.o, k, y, out, cols, patches, w, d.filter_view(), 1);
+            }
         }
-        d.im2col(&x[first * d.x_n..], images, cols);
-        let groups = d.row_groups(images);
-        for g in 0..groups.count {
-            let out = Target::Overwrite(d.output_view(&groups, g, 0));
-            let patches = d.patch_view(&groups, g);
-            let (m, k) = (groups.rows, d.patch_len());
-            gemm_into(m, d.o, k, y, out, cols, patches, w, d.filter_view(), 1);
+        if let Some(epi) = epi {
+            epi(y, first, first + images);
         }
     });
 }
@@ -516,6 +534,19 @@ pub fn conv2d(d: &ConvDesc, x: &[f32], w: &[f32], y: &mut [f32], scratch: &mut [
 /// chunk's images into a patch block, then col2im sums it back into those
 /// images of `dx` (chunks hold whole images, so they never overlap).
 pub fn conv2d_input_grad(d: &ConvDesc, dy: &[f32], w: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
+    conv2d_input_grad_then(d, dy, w, dx, scratch, None)
+}
+
+/// [`conv2d_input_grad`], running `epi` on each chunk's images of `dx` as
+/// soon as the chunk is summed (units: images, `x_n` elements each).
+pub fn conv2d_input_grad_then(
+    d: &ConvDesc,
+    dy: &[f32],
+    w: &[f32],
+    dx: &mut [f32],
+    scratch: &mut [f32],
+    epi: Epilogue,
+) {
     let sizes = [
         ("dy", dy.len(), d.output_len()),
         ("w", w.len(), d.filter_len()),
@@ -539,6 +570,9 @@ pub fn conv2d_input_grad(d: &ConvDesc, dy: &[f32], w: &[f32], dx: &mut [f32], sc
             gemm_into(m, n, d.o, cols, patches, dy, dy_rows, w, filter_t, 1);
         }
         d.col2im(cols, images, dx);
+        if let Some(epi) = epi {
+            epi(dx, first, first + images);
+        }
     });
 }
 

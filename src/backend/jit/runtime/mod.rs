@@ -11,17 +11,25 @@
 //! buffers) aborts the process: it cannot unwind through generated code.
 
 pub mod conv;
+pub mod epilogue;
 pub mod gemm;
 pub mod pool;
 
 pub use conv::{
-    conv2d, conv2d_filter_and_bias_grad, conv2d_filter_grad, conv2d_input_grad, tri_conv2d,
-    tri_conv2d_filter_bias_grad, tri_conv2d_filter_grad, tri_conv2d_input_grad, ConvDesc,
+    conv2d, conv2d_filter_and_bias_grad, conv2d_filter_grad, conv2d_input_grad,
+    conv2d_input_grad_then, conv2d_then, tri_conv2d, tri_conv2d_filter_bias_grad,
+    tri_conv2d_filter_grad, tri_conv2d_input_grad, ConvDesc,
+};
+pub use epilogue::{
+    matmul_then, matmul_units, tri_conv2d_epilogue, tri_conv2d_input_grad_epilogue,
+    tri_matmul_epilogue, tri_maxpool2d_grad_argmax_epilogue, tri_maxpool2d_grad_epilogue, Epilogue,
+    EpilogueFn,
 };
 pub use gemm::{matmul, tri_matmul, MatMulDesc};
 pub use pool::{
-    maxpool2d, maxpool2d_argmax, maxpool2d_grad, maxpool2d_grad_argmax, tri_maxpool2d,
-    tri_maxpool2d_argmax, tri_maxpool2d_grad, tri_maxpool2d_grad_argmax, PoolDesc,
+    maxpool2d, maxpool2d_argmax, maxpool2d_grad, maxpool2d_grad_argmax, maxpool2d_grad_argmax_then,
+    maxpool2d_grad_then, tri_maxpool2d, tri_maxpool2d_argmax, tri_maxpool2d_grad,
+    tri_maxpool2d_grad_argmax, PoolDesc,
 };
 
 /// Every shim by the name generated code imports it under, for
@@ -45,6 +53,20 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         (
             "tri_maxpool2d_grad_argmax",
             tri_maxpool2d_grad_argmax as *const u8,
+        ),
+        ("tri_matmul_epilogue", tri_matmul_epilogue as *const u8),
+        ("tri_conv2d_epilogue", tri_conv2d_epilogue as *const u8),
+        (
+            "tri_conv2d_input_grad_epilogue",
+            tri_conv2d_input_grad_epilogue as *const u8,
+        ),
+        (
+            "tri_maxpool2d_grad_epilogue",
+            tri_maxpool2d_grad_epilogue as *const u8,
+        ),
+        (
+            "tri_maxpool2d_grad_argmax_epilogue",
+            tri_maxpool2d_grad_argmax_epilogue as *const u8,
         ),
     ]
 }

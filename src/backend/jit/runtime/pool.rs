@@ -25,6 +25,7 @@
 
 use rayon::prelude::*;
 
+use super::epilogue::Epilogue;
 use super::{permuted_strides, span, tap};
 use crate::ir::geometry::{self, window};
 use crate::ir::op::PoolAttrs;
@@ -277,7 +278,16 @@ impl PoolDesc {
     /// as every row-major layout has them, for the batch to split.
     fn check_batch(&self) {
         assert!(
-            self.image_len() == self.n * self.x_n && self.output_len() == self.n * self.y_n,
+            self.output_len() == self.n * self.y_n,
+            "maxpool2d: images are not contiguous one after another"
+        );
+        self.check_batch_images();
+    }
+
+    /// The image buffers (`x`, `dx`) are whole images one after another.
+    fn check_batch_images(&self) {
+        assert!(
+            self.image_len() == self.n * self.x_n,
             "maxpool2d: images are not contiguous one after another"
         );
     }
@@ -489,6 +499,12 @@ fn forward(d: &PoolDesc, x: &[f32], y: &mut [f32], argmax: &mut [u8]) {
 /// `dx = maxpool2d_grad(x, dy)`: zero, plus each `dy` element added to its
 /// window's winner in `x`.
 pub fn maxpool2d_grad(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    maxpool2d_grad_then(d, x, dy, dx, None)
+}
+
+/// [`maxpool2d_grad`], running `epi` on each image of `dx` as soon as it
+/// is final, while it is in cache (units: images, `x_n` elements each).
+pub fn maxpool2d_grad_then(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32], epi: Epilogue) {
     check("x", x.len(), d.image_len());
     check("dy", dy.len(), d.output_len());
     check("dx", dx.len(), d.image_len());
@@ -496,31 +512,73 @@ pub fn maxpool2d_grad(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32]) {
         return;
     }
     if d.output_len() == 0 {
-        dx[..d.image_len()].fill(0.0);
-        return;
+        return zero_then(d, dx, epi);
     }
     d.check_batch();
     let counts = d.tasks();
     let xs = split(x, &counts, d.x_n);
     let dys = split(dy, &counts, d.y_n);
     let dxs = split_mut(dx, &counts, d.x_n);
-    let tasks: Vec<_> = xs.into_iter().zip(dys).zip(dxs).collect();
-    run(tasks, |((x, dy), dx)| {
+    let tasks: Vec<_> = xs
+        .into_iter()
+        .zip(dys)
+        .zip(dxs)
+        .zip(firsts(&counts))
+        .collect();
+    run(tasks, |(((x, dy), dx), first)| {
         let mut winners = Winners::new(d);
         let images = x
             .chunks(d.x_n)
             .zip(dy.chunks(d.y_n))
             .zip(dx.chunks_mut(d.x_n));
-        for ((x, dy), dx) in images {
+        for (b, ((x, dy), dx)) in images.enumerate() {
             d.grad_image(x, dy, dx, &mut winners);
+            if let Some(epi) = epi {
+                epi(dx, first + b, first + b + 1);
+            }
         }
     });
+}
+
+/// The first image of each task of `counts` images.
+fn firsts(counts: &[usize]) -> Vec<usize> {
+    counts
+        .iter()
+        .scan(0, |next, &k| {
+            let first = *next;
+            *next += k;
+            Some(first)
+        })
+        .collect()
+}
+
+/// A gradient with no `dy` elements: `dx` is zeros, then the epilogue.
+fn zero_then(d: &PoolDesc, dx: &mut [f32], epi: Epilogue) {
+    let dx = &mut dx[..d.image_len()];
+    dx.fill(0.0);
+    if let Some(epi) = epi {
+        d.check_batch_images();
+        epi(dx, 0, d.n);
+    }
 }
 
 /// [`maxpool2d_grad`] from the winners [`maxpool2d_argmax`] recorded for
 /// the same descriptor and `x`: zero, plus each `dy` element added to its
 /// recorded winner.
 pub fn maxpool2d_grad_argmax(d: &PoolDesc, argmax: &[u8], dy: &[f32], dx: &mut [f32]) {
+    maxpool2d_grad_argmax_then(d, argmax, dy, dx, None)
+}
+
+/// [`maxpool2d_grad_argmax`], running `epi` on each image of `dx` as soon
+/// as it is final, while it is in cache (units: images, `x_n` elements
+/// each).
+pub fn maxpool2d_grad_argmax_then(
+    d: &PoolDesc,
+    argmax: &[u8],
+    dy: &[f32],
+    dx: &mut [f32],
+    epi: Epilogue,
+) {
     check("argmax", argmax.len(), d.argmax_bytes());
     check("dy", dy.len(), d.output_len());
     check("dx", dx.len(), d.image_len());
@@ -528,23 +586,30 @@ pub fn maxpool2d_grad_argmax(d: &PoolDesc, argmax: &[u8], dy: &[f32], dx: &mut [
         return;
     }
     if d.output_len() == 0 {
-        dx[..d.image_len()].fill(0.0);
-        return;
+        return zero_then(d, dx, epi);
     }
     d.check_batch();
     let counts = d.tasks();
     let argmaxes = split(argmax, &counts, d.argmax_image());
     let dys = split(dy, &counts, d.y_n);
     let dxs = split_mut(dx, &counts, d.x_n);
-    let tasks: Vec<_> = argmaxes.into_iter().zip(dys).zip(dxs).collect();
-    run(tasks, |((argmax, dy), dx)| {
+    let tasks: Vec<_> = argmaxes
+        .into_iter()
+        .zip(dys)
+        .zip(dxs)
+        .zip(firsts(&counts))
+        .collect();
+    run(tasks, |(((argmax, dy), dx), first)| {
         let mut offsets = vec![None; d.kh * d.kw];
         let images = argmax
             .chunks(d.argmax_image())
             .zip(dy.chunks(d.y_n))
             .zip(dx.chunks_mut(d.x_n));
-        for ((argmax, dy), dx) in images {
+        for (b, ((argmax, dy), dx)) in images.enumerate() {
             d.scatter_image(argmax, dy, dx, &mut offsets);
+            if let Some(epi) = epi {
+                epi(dx, first + b, first + b + 1);
+            }
         }
     });
 }
@@ -653,7 +718,7 @@ pub unsafe extern "C" fn tri_maxpool2d_grad_argmax(
 /// When `len > 0`, `p` is valid for reads of `len.div_ceil(4)` f32
 /// elements, not written through any other pointer while the slice lives.
 // SAFETY: callers keep the `# Safety` invariant: `p` covers `len` bytes.
-unsafe fn bytes<'a>(p: *const f32, len: usize) -> &'a [u8] {
+pub(super) unsafe fn bytes<'a>(p: *const f32, len: usize) -> &'a [u8] {
     if len == 0 {
         return &[];
     }
