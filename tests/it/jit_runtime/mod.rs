@@ -13,6 +13,7 @@
 //! tests; this file the helpers they share (also with `jit_pool.rs`).
 
 mod conv;
+mod gemm;
 mod matmul;
 mod pool;
 mod shims;

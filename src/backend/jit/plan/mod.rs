@@ -202,6 +202,8 @@ impl Kernel {
     pub fn scratch(&self) -> usize {
         match self {
             Kernel::Conv { scratch, .. } => *scratch,
+            // GEMM packing space, so a product allocates nothing.
+            Kernel::MatMul { desc, .. } => desc.workspace_len(),
             _ => 0,
         }
     }
