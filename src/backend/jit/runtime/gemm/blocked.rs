@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::kernel::{Isa, Micro, Tile};
 use super::pack::{pack, Mat};
-use super::workspace::{aligned, block_lens, kc, mc, nc, per_thread_len, Plan};
+use super::workspace::{aligned, b_in_place, block_lens, kc, mc, nc, per_thread_len, Plan};
 
 /// The output by raw pointer: element `(i, j)` at `ptr + i*row + j*col`.
 #[derive(Clone, Copy, Debug)]
@@ -113,9 +113,9 @@ pub(super) unsafe fn run(isa: Isa, p: Problem, threads: usize, ws: &mut [f32]) {
         return;
     }
     let per = per_thread_len(p.m, p.n, p.k);
-    // B's rows are contiguous untransposed if `b` has unit column stride,
-    // transposed if `a` has unit row stride.
-    let plan = Plan::new(isa, p.m, p.n, p.k, [p.b.col == 1, p.a.row == 1]);
+    // B is `b` untransposed, `a^T` transposed.
+    let b_strides = [(p.b.row, p.b.col), (p.a.col, p.a.row)];
+    let plan = Plan::new(isa, p.m, p.n, p.k, b_strides);
     let p = if plan.transposed { p.transposed() } else { p };
     let micro = plan.micro;
     let (row_tiles, col_tiles) = (p.m.div_ceil(micro.mr), p.n.div_ceil(micro.nr));
@@ -153,9 +153,7 @@ unsafe fn blocked(micro: &Micro, p: Problem, ws: &mut [f32]) {
     let (a_ws, b_ws) = ws.split_at_mut(a_len);
     let (a_ws, b_ws) = (aligned(a_ws), aligned(b_ws));
     let (kc, mc, nc) = (kc(p.k), mc(p.m, mr), nc(p.n, nr));
-    // B already in panel layout (rows of exactly `nr` consecutive
-    // elements, as a 16- or 32-channel `dy` is) is read in place.
-    let b_in_place = p.b.col == 1 && p.b.row == nr as isize && p.n % nr == 0;
+    let b_in_place = b_in_place(p.b.row, p.b.col, p.n, nr);
     for jc in (0..p.n).step_by(nc) {
         let cols = nc.min(p.n - jc);
         for pc in (0..p.k).step_by(kc) {

@@ -29,26 +29,29 @@ impl Plan {
     /// The kernel and orientation of `isa` with the least estimated time
     /// for an `m x n x k` product, in cycles: the padded tiles' FMAs (16
     /// lanes, two a cycle), plus packing B, the operand the kernels load
-    /// as vectors (a copy when its rows are contiguous, ~1 cycle an element
-    /// when the pack transposes), plus packing A when it has fewer rows
-    /// than one panel (else it is read in place). `b_rows_contiguous[t]`: whether
-    /// the operand B would be in orientation `t` has unit column stride.
-    /// mnist-mlp's `128x128x10` runs transposed (10 rows of 12 instead of 10
-    /// columns of 32); seed-cnn's 16-channel conv GEMMs take 28x16.
-    pub fn new(isa: Isa, m: usize, n: usize, k: usize, b_rows_contiguous: [bool; 2]) -> Plan {
+    /// as vectors (nothing when its rows already are whole panels, else
+    /// ~8 cycles a panel row plus a quarter cycle an element when rows are
+    /// contiguous, a cycle when the pack transposes), plus packing A when
+    /// it has fewer rows than one panel (else it is read in place).
+    /// `b_strides[t]`: the (row, col) strides B has in orientation `t`.
+    /// mnist-mlp's `128x128x10` runs transposed (10 rows of 12 instead of
+    /// 10 columns of 32); seed-cnn's 16-channel conv GEMMs take 28x16.
+    pub fn new(isa: Isa, m: usize, n: usize, k: usize, b_strides: [(isize, isize); 2]) -> Plan {
         let mut best: Option<(f32, Plan)> = None;
         for transposed in [false, true] {
             let (rows, cols) = if transposed { (n, m) } else { (m, n) };
-            let per_b = if b_rows_contiguous[transposed as usize] {
-                0.25
-            } else {
-                1.0
-            };
+            let (b_row, b_col) = b_strides[transposed as usize];
             for &micro in isa.kernels() {
                 let (mr, nr) = (micro.mr, micro.nr);
                 let area = (rows.next_multiple_of(mr) * cols.next_multiple_of(nr)) as f32;
                 let fma = area * k as f32 / 32.0 * micro.cost;
-                let pack_b = (k * cols) as f32 * per_b;
+                let panels = cols.div_ceil(nr) as f32;
+                let per_element = if b_col == 1 { 0.25 } else { 1.0 };
+                let pack_b = if b_in_place(b_row, b_col, cols, nr) {
+                    0.0
+                } else {
+                    k as f32 * panels * (8.0 + nr as f32 * per_element)
+                };
                 let pack_a = if rows < mr {
                     (k * mr) as f32 * 0.25
                 } else {
@@ -62,6 +65,13 @@ impl Plan {
         }
         best.expect("every set has a kernel").1
     }
+}
+
+/// Whether B (strides `row`, `col`, `cols` columns) already is in panel
+/// layout for a kernel `nr` wide: rows of exactly `nr` consecutive
+/// elements, as a 16- or 32-channel `dy` is. It is then read in place.
+pub(super) fn b_in_place(row: isize, col: isize, cols: usize, nr: usize) -> bool {
+    col == 1 && row == nr as isize && cols.is_multiple_of(nr)
 }
 
 /// The depth of each block of the sum: `k` cut into equal blocks of at
