@@ -132,10 +132,11 @@ fn gemm(c: &mut Criterion) {
         group.throughput(Throughput::Elements(d.flops() as u64));
         for (threads, pool) in &pools {
             let d = d.with_threads(*threads);
+            let mut ws = vec![0.0; d.workspace_len()];
             group.bench_function(format!("{} t{threads}", p.name), |bench| {
                 bench.iter(|| {
                     within(pool, || {
-                        runtime::matmul(&d, black_box(&a), black_box(&b), &mut out)
+                        runtime::matmul(&d, black_box(&a), black_box(&b), &mut out, &mut ws)
                     })
                 })
             });

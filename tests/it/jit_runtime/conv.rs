@@ -217,7 +217,8 @@ fn conv_desc_strides_follow_the_layout() {
     // Both images in one chunk: its patch block, then one partial dw and
     // one partial bias gradient.
     assert_eq!(d.chunk, 2);
-    assert_eq!(d.scratch_len(), 2 * 6 * 5 * 27 + 27 * 4 + 4);
+    // one partial bias gradient; the GEMM packing space after the block.
+    assert_eq!(d.scratch_len(), 2 * 6 * 5 * 27 + d.gemm_len() + 27 * 4 + 4);
     assert_eq!(e.scratch_len(), d.scratch_len());
     assert_eq!(d.flops(), 2.0 * 60.0 * 27.0 * 4.0);
 }
@@ -385,24 +386,32 @@ fn conv_scratch_is_a_block_per_thread_and_a_partial_per_chunk() {
     for threads in [1, 2, 3] {
         let d = conv1.with_threads(threads);
         assert_eq!(d.block_len(), 10 * 900 * 27);
+        // Each worker's GEMM packing space comes after its patch block.
+        assert!(d.gemm_len() > 0);
         assert_eq!(
             d.scratch_len(),
-            threads * 10 * 900 * 27 + 13 * (27 * 32 + 32)
+            threads * (10 * 900 * 27 + d.gemm_len()) + 13 * (27 * 32 + 32)
         );
         let d = conv2.with_threads(threads);
         assert_eq!(d.block_len(), 5 * 169 * 288);
         assert_eq!(
             d.scratch_len(),
-            threads * 5 * 169 * 288 + 26 * (288 * 16 + 16)
+            threads * (5 * 169 * 288 + d.gemm_len()) + 26 * (288 * 16 + 16)
         );
     }
     // conv1 (3 channels) runs the direct forward loop, conv2 im2col + GEMM.
     assert!(conv1.direct && !conv2.direct);
     // The chunk never depends on the thread count.
     assert_eq!(conv2.with_threads(3).chunk, conv2.chunk);
-    // Whole-batch im2col needed 115200 x 27 and 21632 x 288 elements.
-    assert!(conv1.with_threads(2).scratch_len() * 6 < 115_200 * 27);
-    assert!(conv2.with_threads(2).scratch_len() * 10 < 21_632 * 288);
+    // Whole-batch im2col needed 115200 x 27 and 21632 x 288 elements; the
+    // chunks' blocks and partials take 6-10x less, and each worker's GEMM
+    // packing space is less than its patch block.
+    let patches = |d: ConvDesc| d.scratch_len() - d.threads * d.gemm_len();
+    assert!(patches(conv1.with_threads(2)) * 6 < 115_200 * 27);
+    assert!(patches(conv2.with_threads(2)) * 10 < 21_632 * 288);
+    for d in [conv1, conv2] {
+        assert!(d.gemm_len() < d.block_len());
+    }
 }
 
 #[test]

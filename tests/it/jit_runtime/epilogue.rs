@@ -163,8 +163,9 @@ fn matmul_epilogues_run_on_the_product_rows() {
             let d = MatMulDesc::new(&[batch, m, k], &[batch, k, n], MatMulAttrs::default())
                 .with_threads(threads);
             let mut plain = poisoned(d.c_len());
+            let mut ws = poisoned(d.workspace_len());
             within(threads, || {
-                runtime::matmul(&d, data(&a), data(&b), &mut plain)
+                runtime::matmul(&d, data(&a), data(&b), &mut plain, &mut ws)
             });
             let (units, unit) = runtime::matmul_units(&d);
             let rows = batch * m * n >= 1 << 18 && threads > 1;
@@ -178,8 +179,9 @@ fn matmul_epilogues_run_on_the_product_rows() {
             );
             let got = with_epilogue(units, unit, |epi| {
                 let mut c = poisoned(d.c_len());
+                let mut ws = poisoned(d.workspace_len());
                 within(threads, || {
-                    runtime::matmul_then(&d, data(&a), data(&b), &mut c, epi)
+                    runtime::matmul_then(&d, data(&a), data(&b), &mut c, &mut ws, epi)
                 });
                 c
             });

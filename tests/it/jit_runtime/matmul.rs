@@ -23,7 +23,8 @@ fn check_matmul(batch: &[usize], mkn: [usize; 3], attrs: MatMulAttrs, seed: u64)
     let (a, b) = (random(&a_shape, &mut rng), random(&b_shape, &mut rng));
     let desc = MatMulDesc::new(&a_shape, &b_shape, attrs);
     let mut c = poisoned(desc.c_len());
-    runtime::matmul(&desc, data(&a), data(&b), &mut c);
+    let mut ws = poisoned(desc.workspace_len());
+    runtime::matmul(&desc, data(&a), data(&b), &mut c, &mut ws);
     let want = oracle(Op::MatMul(attrs), &[&a, &b]);
     let bound = oracle(Op::MatMul(attrs), &[&abs(&a), &abs(&b)]);
     assert_close(
@@ -86,10 +87,18 @@ fn matmul_desc_reads_transposes_through_strides() {
 }
 
 #[test]
+#[should_panic(expected = "workspace of a GEMM needs")]
+fn matmul_refuses_a_short_workspace() {
+    let d = MatMulDesc::new(&[4, 3], &[3, 2], MatMulAttrs::PLAIN);
+    let mut ws = vec![0.0; d.workspace_len() - 1];
+    runtime::matmul(&d, &[0.0; 12], &[0.0; 6], &mut [0.0; 8], &mut ws);
+}
+
+#[test]
 #[should_panic(expected = "needs")]
 fn matmul_refuses_a_short_operand() {
     let d = MatMulDesc::new(&[4, 3], &[3, 2], MatMulAttrs::PLAIN);
-    runtime::matmul(&d, &[0.0; 11], &[0.0; 6], &mut [0.0; 8]);
+    runtime::matmul(&d, &[0.0; 11], &[0.0; 6], &mut [0.0; 8], &mut []);
 }
 
 #[test]
@@ -98,10 +107,9 @@ fn matmul_is_the_same_bits_on_1_2_and_3_threads() {
         (&[], [128, 784, 128], MatMulAttrs::PLAIN),
         (&[2], [256, 400, 300], MatMulAttrs::new(false, true)),
         (&[], [1024, 256, 200], MatMulAttrs::new(false, true)),
-        // Transposed `a` (mnist-mlp's dw1): gemm's own split lost, so it
-        // runs as 4 row blocks on any thread count; below the threshold:
-        // one thread whatever the descriptor says.
+        // Transposed `a` (mnist-mlp's dw1).
         (&[], [784, 128, 128], MatMulAttrs::new(true, false)),
+        // Below the threshold: one thread whatever the descriptor says.
         (&[], [128, 128, 10], MatMulAttrs::PLAIN),
     ];
     let mut parallel = 0;
@@ -110,13 +118,16 @@ fn matmul_is_the_same_bits_on_1_2_and_3_threads() {
         let [a_shape, b_shape] = matmul_shapes(batch, [m, k, n], attrs);
         let (a, b) = (random(&a_shape, &mut rng), random(&b_shape, &mut rng));
         let d = MatMulDesc::new(&a_shape, &b_shape, attrs);
-        let splits = d.with_threads(2).gemm_threads() > 1;
-        parallel += usize::from(d.with_threads(2).parallel());
+        let splits = d.with_threads(2).parallel();
+        parallel += usize::from(splits);
         let run = |threads: usize| {
             let d = d.with_threads(threads);
             assert_eq!(d.gemm_threads(), if splits { threads } else { 1 });
             let mut c = poisoned(d.c_len());
-            within(threads, || runtime::matmul(&d, data(&a), data(&b), &mut c));
+            let mut ws = poisoned(d.workspace_len());
+            within(threads, || {
+                runtime::matmul(&d, data(&a), data(&b), &mut c, &mut ws)
+            });
             bits(&c)
         };
         let one = run(1);
@@ -124,15 +135,16 @@ fn matmul_is_the_same_bits_on_1_2_and_3_threads() {
             let what = format!("{a_shape:?} x {b_shape:?} on {threads} threads");
             assert!(run(threads) == one, "{what}");
         }
-        let mut c = poisoned(d.c_len());
+        let d2 = d.with_threads(2);
+        let mut c = poisoned(d2.c_len());
+        let mut ws = poisoned(d2.workspace_len());
         within(2, || {
-            runtime::matmul(&d.with_threads(2), data(&a), data(&b), &mut c)
+            runtime::matmul(&d2, data(&a), data(&b), &mut c, &mut ws)
         });
         let want = oracle(Op::MatMul(attrs), &[&a, &b]);
         let bound = oracle(Op::MatMul(attrs), &[&abs(&a), &abs(&b)]);
         assert_close(&format!("{a_shape:?} x {b_shape:?}"), &c, &want, &bound);
     }
-    // The first four really split (three in gemm, one by row blocks); the
-    // last stays on one thread.
+    // The first four split; the last stays on one thread.
     assert_eq!(parallel, 4);
 }

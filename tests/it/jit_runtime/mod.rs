@@ -14,6 +14,7 @@
 
 mod conv;
 mod epilogue;
+mod gemm;
 mod matmul;
 mod pool;
 mod shims;

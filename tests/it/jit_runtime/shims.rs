@@ -30,9 +30,11 @@ fn shims_agree_with_the_safe_routines() {
     let d = MatMulDesc::new(&[2, 3, 5], &[2, 4, 5], MatMulAttrs::new(false, true));
     let (a, b) = (random(&[2, 3, 5], &mut rng), random(&[2, 4, 5], &mut rng));
     let (mut c1, mut c2) = (poisoned(d.c_len()), poisoned(d.c_len()));
-    runtime::matmul(&d, data(&a), data(&b), &mut c1);
+    let mut ws = poisoned(d.workspace_len());
+    runtime::matmul(&d, data(&a), data(&b), &mut c1, &mut ws);
+    let (a_at, b_at) = (data(&a).as_ptr(), data(&b).as_ptr());
     // SAFETY: each buffer holds exactly the extent `d` gives it.
-    unsafe { runtime::tri_matmul(&d, data(&a).as_ptr(), data(&b).as_ptr(), c2.as_mut_ptr()) };
+    unsafe { runtime::tri_matmul(&d, a_at, b_at, c2.as_mut_ptr(), ws.as_mut_ptr()) };
     assert_eq!(bits(&c1), bits(&c2));
 
     let attrs = ConvAttrs {
@@ -105,5 +107,5 @@ fn shims_accept_null_for_empty_buffers() {
     let d = MatMulDesc::new(&[0, 3, 4], &[0, 4, 2], MatMulAttrs::PLAIN);
     let null = std::ptr::null_mut();
     // SAFETY: every extent of `d` is empty, so no pointer is dereferenced.
-    unsafe { runtime::tri_matmul(&d, null, null, null) };
+    unsafe { runtime::tri_matmul(&d, null, null, null, null) };
 }

@@ -59,7 +59,7 @@ impl Descriptors {
 pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
     let ptrs = |n| vec![types::I64; n];
     vec![
-        ("tri_matmul", ptrs(4), vec![]),
+        ("tri_matmul", ptrs(5), vec![]),
         ("tri_conv2d", ptrs(5), vec![]),
         ("tri_conv2d_input_grad", ptrs(5), vec![]),
         ("tri_conv2d_filter_grad", ptrs(5), vec![]),
@@ -68,7 +68,7 @@ pub fn import_signatures() -> Vec<(&'static str, Vec<Type>, Vec<Type>)> {
         ("tri_maxpool2d_grad", ptrs(4), vec![]),
         ("tri_maxpool2d_argmax", ptrs(4), vec![]),
         ("tri_maxpool2d_grad_argmax", ptrs(4), vec![]),
-        ("tri_matmul_epilogue", ptrs(6), vec![]),
+        ("tri_matmul_epilogue", ptrs(7), vec![]),
         ("tri_conv2d_epilogue", ptrs(7), vec![]),
         ("tri_conv2d_input_grad_epilogue", ptrs(7), vec![]),
         ("tri_maxpool2d_grad_epilogue", ptrs(6), vec![]),
@@ -99,9 +99,19 @@ pub fn emit_call(
 ) {
     let desc = b.ins().iconst(types::I64, emit.descriptors.address(p));
     let at = |b: &mut FunctionBuilder, v| emit.address(b, emit.loc(v), 0);
+    // The kernel's scratch in the arena (any address when it has none:
+    // the callee then reads nothing there).
+    let scratch = |b: &mut FunctionBuilder| {
+        let loc = Loc {
+            region: Region::Arena,
+            offset: emit.plan.scratch[p].unwrap_or(0),
+        };
+        emit.address(b, loc, 0)
+    };
     let (name, mut args) = match *kernel {
         Kernel::MatMul { a, b: rhs, out, .. } => {
-            ("tri_matmul", vec![at(b, a), at(b, rhs), at(b, out)])
+            let ws = scratch(b);
+            ("tri_matmul", vec![at(b, a), at(b, rhs), at(b, out), ws])
         }
         Kernel::Conv {
             kind,
@@ -117,15 +127,9 @@ pub fn emit_call(
                 (ConvKind::FilterGrad, None) => "tri_conv2d_filter_grad",
                 (ConvKind::FilterGrad, Some(_)) => "tri_conv2d_filter_bias_grad",
             };
-            let scratch_at = emit.plan.scratch[p].unwrap_or(0);
-            let arena = crate::backend::jit::plan::memory::Loc {
-                region: crate::backend::jit::plan::memory::Region::Arena,
-                offset: scratch_at,
-            };
-            let scratch = emit.address(b, arena, 0);
             let mut args = vec![at(b, a), at(b, rhs), at(b, out)];
             args.extend(bias.map(|db| at(b, db)));
-            args.push(scratch);
+            args.push(scratch(b));
             (name, args)
         }
         Kernel::MaxPool {

@@ -262,6 +262,8 @@ impl Kernel {
         match self {
             Kernel::Conv { scratch, .. } => *scratch,
             Kernel::Rows(r) => r.stashed.len() * r.cols,
+            // GEMM packing space, so a product allocates nothing.
+            Kernel::MatMul { desc, .. } => desc.workspace_len(),
             _ => 0,
         }
     }

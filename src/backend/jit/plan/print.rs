@@ -96,14 +96,16 @@ pub fn print_plan(graph: &Graph, plan: &MemoryPlan) -> String {
             Kernel::MatMul {
                 desc, a, b, out, ..
             } => format!(
-                "matmul {} x {} -> {} (batch {}, m {}, k {}, n {})",
+                "matmul {} x {} -> {} (batch {}, m {}, k {}, n {}; scratch {} B at arena+{})",
                 place(*a),
                 place(*b),
                 place(*out),
                 desc.batch,
                 desc.m,
                 desc.k,
-                desc.n
+                desc.n,
+                kernel.scratch() * 4,
+                plan.scratch[p].unwrap_or(0) * 4
             ),
             Kernel::Conv {
                 a, b, out, bias, ..

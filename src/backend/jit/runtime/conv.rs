@@ -9,7 +9,7 @@
 //! filter's own memory (HWIO: `(p, q, ch)`; OIHW: `(ch, p, q)`), so the
 //! filter is a plain `[patch_len, o]` strided matrix for the GEMM.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 mod direct;
 mod direct512;
@@ -25,7 +25,7 @@ pub use shims::{
 use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
-use super::gemm::{gemm_into, stride, Target, View};
+use super::gemm::{gemm_into, per_thread_len, stride, Target, View};
 use super::{permuted_strides, span, tap};
 use crate::ir::geometry::{self, window};
 use crate::ir::op::{ConvAttrs, Layout};
@@ -216,11 +216,31 @@ impl ConvDesc {
         self.patch_len() * self.o + self.o
     }
 
+    /// f32 elements of GEMM packing workspace one worker needs: enough
+    /// for the largest of the three routines' per-chunk products.
+    pub fn gemm_len(&self) -> usize {
+        let (rows, len, o) = (
+            self.chunk.min(self.n) * self.oh * self.ow,
+            self.patch_len(),
+            self.o,
+        );
+        per_thread_len(rows, o, len)
+            .max(per_thread_len(rows, len, o))
+            .max(per_thread_len(len, o, rows))
+    }
+
+    /// f32 elements of one worker's scratch: its patch block, then its
+    /// GEMM workspace.
+    fn worker_len(&self) -> usize {
+        self.block_len() + self.gemm_len()
+    }
+
     /// f32 elements of scratch the three conv routines need: a patch block
-    /// per thread, then one partial filter gradient per chunk (which only
-    /// the filter gradient uses; the plan sizes scratch per descriptor).
+    /// and GEMM workspace per thread, then one partial filter gradient per
+    /// chunk (which only the filter gradient uses; the plan sizes scratch
+    /// per descriptor).
     pub fn scratch_len(&self) -> usize {
-        self.threads * self.block_len() + self.chunks() * self.partial_len()
+        self.threads * self.worker_len() + self.chunks() * self.partial_len()
     }
 
     /// Floating-point operations of the contraction (each of the three ops
@@ -398,19 +418,17 @@ impl ConvDesc {
 
     /// Calls `f(chunk, out, block)` for every chunk of the batch, `out`
     /// being the chunk's `per_chunk` elements of `out` (the last chunk's may
-    /// be fewer) and `block` a patch block no other running call uses. In
-    /// order on this thread when `threads` is 1; else in parallel on the
-    /// current rayon pool, each call taking the block of its worker
-    /// (`current_thread_index`, which inside the executable's pool is below
-    /// `threads`). The blocks are behind mutexes so that even a pool of
-    /// another size stays correct (two workers sharing a block take turns);
-    /// `f` never calls into rayon, so a worker holding a block never waits
-    /// for another task that wants it.
+    /// be fewer) and `block` a worker block (patches, then GEMM workspace)
+    /// no other running call uses. In order on this thread when `threads`
+    /// is 1; else each of the `threads` blocks is a task in the current
+    /// rayon pool that takes chunks from a shared counter until none are
+    /// left (without allocating: no per-call list of blocks). `f` never
+    /// calls into rayon, so a task never waits for another.
     fn run_chunks<F>(&self, out: &mut [f32], per_chunk: usize, blocks: &mut [f32], f: F)
     where
         F: Fn(usize, &mut [f32], &mut [f32]) + Sync,
     {
-        let block = self.block_len();
+        let block = self.worker_len();
         if self.threads <= 1 {
             let block = &mut blocks[..block];
             for (ci, out) in out.chunks_mut(per_chunk).enumerate() {
@@ -418,19 +436,24 @@ impl ConvDesc {
             }
             return;
         }
-        let mut slots = Vec::with_capacity(self.threads);
-        let mut rest = blocks;
-        for _ in 0..self.threads {
-            let (slot, tail) = rest.split_at_mut(block);
-            slots.push(Mutex::new(slot));
-            rest = tail;
-        }
-        out.par_chunks_mut(per_chunk)
-            .enumerate()
-            .for_each(|(ci, out)| {
-                let worker = rayon::current_thread_index().unwrap_or(0) % slots.len();
-                let mut slot = slots[worker].lock().unwrap_or_else(PoisonError::into_inner);
-                f(ci, out, &mut slot);
+        let chunks = out.len().div_ceil(per_chunk);
+        let next = AtomicUsize::new(0);
+        let out = SharedOut(out.as_mut_ptr(), out.len());
+        blocks[..self.threads * block]
+            .par_chunks_mut(block)
+            .for_each(|block| loop {
+                let ci = next.fetch_add(1, Relaxed);
+                if ci >= chunks {
+                    break;
+                }
+                let start = ci * per_chunk;
+                let len = per_chunk.min(out.1 - start);
+                // The counter hands out each chunk once, so this is the
+                // only live slice of its elements; `start + len <= out.1`.
+                // SAFETY: in bounds and unaliased, within `out`'s borrow
+                // (for_each returns after every task).
+                let out = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), len) };
+                f(ci, out, block);
             });
     }
 
@@ -508,9 +531,10 @@ pub fn conv2d_then(
     if y.is_empty() {
         return;
     }
-    let blocks = &mut scratch[..d.threads * d.block_len()];
+    let blocks = &mut scratch[..d.threads * d.worker_len()];
     let direct = d.use_direct();
-    d.run_chunks(y, d.chunk * d.y_n, blocks, |ci, y, cols| {
+    d.run_chunks(y, d.chunk * d.y_n, blocks, |ci, y, block| {
+        let (cols, ws) = block.split_at_mut(d.block_len());
         let (first, images) = d.chunk_images(ci);
         if direct {
             direct_forward(d, &x[first * d.x_n..], w, y, images);
@@ -521,7 +545,7 @@ pub fn conv2d_then(
                 let out = Target::Overwrite(d.output_view(&groups, g, 0));
                 let patches = d.patch_view(&groups, g);
                 let (m, k) = (groups.rows, d.patch_len());
-                gemm_into(m, d.o, k, y, out, cols, patches, w, d.filter_view(), 1);
+                gemm_into(m, d.o, k, y, out, cols, patches, w, d.filter_view(), 1, ws);
             }
         }
         if let Some(epi) = epi {
@@ -559,15 +583,16 @@ pub fn conv2d_input_grad_then(
     }
     // The filter transposed: `[o, patch_len]`, a swap of its two strides.
     let filter_t = View::new(0, stride(d.f_o), stride(d.f_k));
-    let blocks = &mut scratch[..d.threads * d.block_len()];
-    d.run_chunks(dx, d.chunk * d.x_n, blocks, |ci, dx, cols| {
+    let blocks = &mut scratch[..d.threads * d.worker_len()];
+    d.run_chunks(dx, d.chunk * d.x_n, blocks, |ci, dx, block| {
+        let (cols, ws) = block.split_at_mut(d.block_len());
         let (first, images) = d.chunk_images(ci);
         let groups = d.row_groups(images);
         for g in 0..groups.count {
             let patches = Target::Overwrite(d.patch_view(&groups, g));
             let dy_rows = d.output_view(&groups, g, first * d.y_n);
             let (m, n) = (groups.rows, d.patch_len());
-            gemm_into(m, n, d.o, cols, patches, dy, dy_rows, w, filter_t, 1);
+            gemm_into(m, n, d.o, cols, patches, dy, dy_rows, w, filter_t, 1, ws);
         }
         d.col2im(cols, images, dx);
         if let Some(epi) = epi {
@@ -622,11 +647,12 @@ pub fn conv2d_filter_and_bias_grad(
         }
         return;
     }
-    let (blocks, partials) = scratch.split_at_mut(d.threads * d.block_len());
+    let (blocks, partials) = scratch.split_at_mut(d.threads * d.worker_len());
     let (len, o) = (d.patch_len(), d.o);
     let partials = &mut partials[..d.chunks() * d.partial_len()];
     let outer = d.use_outer();
-    d.run_chunks(partials, d.partial_len(), blocks, |ci, partial, cols| {
+    d.run_chunks(partials, d.partial_len(), blocks, |ci, partial, block| {
+        let (cols, ws) = block.split_at_mut(d.block_len());
         let (first, images) = d.chunk_images(ci);
         if outer {
             let (x, dy) = (&x[first * d.x_n..], &dy[first * d.y_n..]);
@@ -647,7 +673,7 @@ pub fn conv2d_filter_and_bias_grad(
                 let dy_rows = d.output_view(&groups, g, first * d.y_n);
                 let rows = groups.rows;
                 gemm_into(
-                    len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1,
+                    len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1, ws,
                 );
             }
         }
@@ -683,3 +709,21 @@ pub fn conv2d_filter_and_bias_grad(
         }
     }
 }
+
+/// The output of [`ConvDesc::run_chunks`] (pointer, length), shared by its
+/// tasks, each writing only the chunks it took from the counter.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32, usize);
+
+impl SharedOut {
+    /// The pointer (a method, so closures capture the `Sync` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+// SAFETY: tasks write disjoint chunks of the output (one counter hands out
+// each chunk once) and `run_chunks` joins them before its borrow ends.
+unsafe impl Send for SharedOut {}
+// SAFETY: as for Send.
+unsafe impl Sync for SharedOut {}

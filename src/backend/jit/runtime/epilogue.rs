@@ -48,8 +48,15 @@ pub fn matmul_units(desc: &MatMulDesc) -> (usize, usize) {
 /// [`matmul_units`]: rows in blocks on the current rayon pool when there
 /// are several, else all at once. (The product is computed whole first:
 /// its row blocks are inside the GEMM.)
-pub fn matmul_then(desc: &MatMulDesc, a: &[f32], b: &[f32], c: &mut [f32], epi: Epilogue) {
-    matmul(desc, a, b, c);
+pub fn matmul_then(
+    desc: &MatMulDesc,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    workspace: &mut [f32],
+    epi: Epilogue,
+) {
+    matmul(desc, a, b, c, workspace);
     let Some(epi) = epi else {
         return;
     };
@@ -106,17 +113,20 @@ pub unsafe extern "C" fn tri_matmul_epilogue(
     a: *const f32,
     b: *const f32,
     c: *mut f32,
+    workspace: *mut f32,
     f: EpilogueFn,
     bases: *const *mut f32,
 ) {
-    // SAFETY: the caller keeps `tri_matmul`'s contract for the descriptor
-    // and the three buffers, and `compiled`'s for `f` and `bases`.
+    // SAFETY: the caller keeps `tri_matmul`'s contract for the descriptor,
+    // the three buffers and the workspace, and `compiled`'s for `f` and
+    // `bases`.
     unsafe {
         let d = &*desc;
         let a = super::slice(a, d.a_len());
         let b = super::slice(b, d.b_len());
         let c = super::slice_mut(c, d.c_len());
-        matmul_then(d, a, b, c, Some(&compiled(f, bases)));
+        let workspace = super::slice_mut(workspace, d.workspace_len());
+        matmul_then(d, a, b, c, workspace, Some(&compiled(f, bases)));
     }
 }
 
