@@ -23,6 +23,8 @@
 //! Outside a rayon pool the routines run on the caller's thread, so they
 //! never start rayon's global pool.
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
@@ -258,20 +260,13 @@ impl PoolDesc {
     /// Images per task: every image in one task, unless the descriptor asks
     /// for threads and runs inside a rayon pool. A few tasks per thread let
     /// work stealing even out a busy core.
-    fn tasks(&self) -> Vec<usize> {
+    fn per_task(&self) -> usize {
         let parallel = self.threads > 1 && rayon::current_thread_index().is_some();
-        let per = if parallel {
+        if parallel {
             self.n.div_ceil(self.threads * 4).max(1)
         } else {
             self.n.max(1)
-        };
-        let mut tasks = Vec::new();
-        let mut left = self.n;
-        while left > 0 {
-            tasks.push(per.min(left));
-            left -= per.min(left);
         }
-        tasks
     }
 
     /// The image and output buffers must be whole images one after another,
@@ -349,42 +344,59 @@ fn load_tap(taps: &[u8], k: usize, width: usize) -> usize {
     }
 }
 
-/// `s` cut into consecutive pieces of `count * per` elements.
-fn split<'a, T>(mut s: &'a [T], counts: &[usize], per: usize) -> Vec<&'a [T]> {
-    counts
-        .iter()
-        .map(|&k| {
-            let (head, tail) = s.split_at(k * per);
-            s = tail;
-            head
-        })
-        .collect()
-}
-
-/// [`split`] of a mutable slice.
-fn split_mut<'a, T>(mut s: &'a mut [T], counts: &[usize], per: usize) -> Vec<&'a mut [T]> {
-    counts
-        .iter()
-        .map(|&k| {
-            let (head, tail) = std::mem::take(&mut s).split_at_mut(k * per);
-            s = tail;
-            head
-        })
-        .collect()
-}
-
-/// Runs `f` on every task, in the current rayon pool when there are
-/// several (each task owns its slices, so the order cannot matter).
-fn run<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Send + Sync) {
-    if tasks.len() > 1 {
-        tasks.into_par_iter().for_each(f);
-    } else {
-        tasks.into_iter().for_each(f);
+/// Calls `f(first, out, aux)` for each task: `out` the task's `per`
+/// images of `out` (`unit` elements each; the last task's may be fewer),
+/// `aux` the same images of `aux` (`aux_unit` elements each, empty when
+/// `aux` is), `first` the task's first image. In the current rayon pool
+/// when there are several tasks (each owns its slices, so the order cannot
+/// matter). Nothing is allocated: rayon's chunk iterators hand out the
+/// slices.
+fn for_tasks<A: Send>(
+    out: &mut [f32],
+    unit: usize,
+    aux: &mut [A],
+    aux_unit: usize,
+    per: usize,
+    f: impl Fn(usize, &mut [f32], &mut [A]) + Send + Sync,
+) {
+    let step = per * unit;
+    if out.len() <= step {
+        return f(0, out, aux);
     }
+    let outs = out.par_chunks_mut(step).enumerate();
+    if aux.is_empty() {
+        outs.for_each(|(t, out)| f(t * per, out, &mut []));
+    } else {
+        outs.zip(aux.par_chunks_mut(per * aux_unit))
+            .for_each(|((t, out), aux)| f(t * per, out, aux));
+    }
+}
+
+/// `f` with this thread's [`Winners`], sized for `d`. They live as long
+/// as the thread (the executable's pool threads live as long as it), so a
+/// steady-state step allocates nothing; a nested call on the same thread
+/// (a task stolen while `f` waits, which the routines never do) gets fresh
+/// ones.
+fn with_winners<R>(d: &PoolDesc, f: impl FnOnce(&mut Winners) -> R) -> R {
+    thread_local! {
+        static WINNERS: RefCell<Winners> = RefCell::new(Winners::default());
+    }
+    WINNERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut winners) => {
+            winners.size_for(d);
+            f(&mut winners)
+        }
+        Err(_) => {
+            let mut winners = Winners::default();
+            winners.size_for(d);
+            f(&mut winners)
+        }
+    })
 }
 
 /// Per channel, the number of the best tap so far and its value; the
 /// window's taps' image offsets (`None` in the padding).
+#[derive(Default)]
 struct Winners {
     tap: Vec<u32>,
     value: Vec<f32>,
@@ -392,12 +404,14 @@ struct Winners {
 }
 
 impl Winners {
-    fn new(d: &PoolDesc) -> Winners {
-        Winners {
-            tap: vec![0; d.c],
-            value: vec![0.0; d.c],
-            offsets: vec![None; d.kh * d.kw],
-        }
+    /// `d.c` leaders and `d.kh * d.kw` offsets (allocating only to grow).
+    fn size_for(&mut self, d: &PoolDesc) {
+        self.tap.clear();
+        self.tap.resize(d.c, 0);
+        self.value.clear();
+        self.value.resize(d.c, 0.0);
+        self.offsets.clear();
+        self.offsets.resize(d.kh * d.kw, None);
     }
 
     /// Tap `t` (at `base`, channels `x_c` apart), the window's first in
@@ -476,24 +490,28 @@ fn forward(d: &PoolDesc, x: &[f32], y: &mut [f32], argmax: &mut [u8]) {
         return;
     }
     d.check_batch();
-    let counts = d.tasks();
     let per_argmax = if argmax.is_empty() {
         0
     } else {
         d.argmax_image()
     };
-    let xs = split(x, &counts, d.x_n);
-    let ys = split_mut(y, &counts, d.y_n);
-    let argmaxes = split_mut(argmax, &counts, per_argmax);
-    let tasks: Vec<_> = xs.into_iter().zip(ys).zip(argmaxes).collect();
-    run(tasks, |((x, y), argmax)| {
-        let mut winners = Winners::new(d);
-        let images = x.chunks(d.x_n).zip(y.chunks_mut(d.y_n));
-        for (b, (x, y)) in images.enumerate() {
-            let argmax = argmax.get_mut(b * per_argmax..(b + 1) * per_argmax);
-            d.forward_image(x, y, argmax.unwrap_or_default(), &mut winners);
-        }
-    });
+    let y = &mut y[..d.output_len()];
+    for_tasks(
+        y,
+        d.y_n,
+        argmax,
+        per_argmax,
+        d.per_task(),
+        |first, y, argmax| {
+            with_winners(d, |winners| {
+                for (b, y) in y.chunks_mut(d.y_n).enumerate() {
+                    let x = &x[(first + b) * d.x_n..(first + b + 1) * d.x_n];
+                    let argmax = argmax.get_mut(b * per_argmax..(b + 1) * per_argmax);
+                    d.forward_image(x, y, argmax.unwrap_or_default(), winners);
+                }
+            })
+        },
+    );
 }
 
 /// `dx = maxpool2d_grad(x, dy)`: zero, plus each `dy` element added to its
@@ -515,41 +533,20 @@ pub fn maxpool2d_grad_then(d: &PoolDesc, x: &[f32], dy: &[f32], dx: &mut [f32], 
         return zero_then(d, dx, epi);
     }
     d.check_batch();
-    let counts = d.tasks();
-    let xs = split(x, &counts, d.x_n);
-    let dys = split(dy, &counts, d.y_n);
-    let dxs = split_mut(dx, &counts, d.x_n);
-    let tasks: Vec<_> = xs
-        .into_iter()
-        .zip(dys)
-        .zip(dxs)
-        .zip(firsts(&counts))
-        .collect();
-    run(tasks, |(((x, dy), dx), first)| {
-        let mut winners = Winners::new(d);
-        let images = x
-            .chunks(d.x_n)
-            .zip(dy.chunks(d.y_n))
-            .zip(dx.chunks_mut(d.x_n));
-        for (b, ((x, dy), dx)) in images.enumerate() {
-            d.grad_image(x, dy, dx, &mut winners);
-            if let Some(epi) = epi {
-                epi(dx, first + b, first + b + 1);
+    let dx = &mut dx[..d.image_len()];
+    for_tasks(dx, d.x_n, &mut [0u8; 0], 0, d.per_task(), |first, dx, _| {
+        with_winners(d, |winners| {
+            for (b, dx) in dx.chunks_mut(d.x_n).enumerate() {
+                let img = first + b;
+                let x = &x[img * d.x_n..(img + 1) * d.x_n];
+                let dy = &dy[img * d.y_n..(img + 1) * d.y_n];
+                d.grad_image(x, dy, dx, winners);
+                if let Some(epi) = epi {
+                    epi(dx, img, img + 1);
+                }
             }
-        }
-    });
-}
-
-/// The first image of each task of `counts` images.
-fn firsts(counts: &[usize]) -> Vec<usize> {
-    counts
-        .iter()
-        .scan(0, |next, &k| {
-            let first = *next;
-            *next += k;
-            Some(first)
         })
-        .collect()
+    });
 }
 
 /// A gradient with no `dy` elements: `dx` is zeros, then the epilogue.
@@ -589,28 +586,20 @@ pub fn maxpool2d_grad_argmax_then(
         return zero_then(d, dx, epi);
     }
     d.check_batch();
-    let counts = d.tasks();
-    let argmaxes = split(argmax, &counts, d.argmax_image());
-    let dys = split(dy, &counts, d.y_n);
-    let dxs = split_mut(dx, &counts, d.x_n);
-    let tasks: Vec<_> = argmaxes
-        .into_iter()
-        .zip(dys)
-        .zip(dxs)
-        .zip(firsts(&counts))
-        .collect();
-    run(tasks, |(((argmax, dy), dx), first)| {
-        let mut offsets = vec![None; d.kh * d.kw];
-        let images = argmax
-            .chunks(d.argmax_image())
-            .zip(dy.chunks(d.y_n))
-            .zip(dx.chunks_mut(d.x_n));
-        for (b, ((argmax, dy), dx)) in images.enumerate() {
-            d.scatter_image(argmax, dy, dx, &mut offsets);
-            if let Some(epi) = epi {
-                epi(dx, first + b, first + b + 1);
+    let dx = &mut dx[..d.image_len()];
+    let per_argmax = d.argmax_image();
+    for_tasks(dx, d.x_n, &mut [0u8; 0], 0, d.per_task(), |first, dx, _| {
+        with_winners(d, |winners| {
+            for (b, dx) in dx.chunks_mut(d.x_n).enumerate() {
+                let img = first + b;
+                let argmax = &argmax[img * per_argmax..(img + 1) * per_argmax];
+                let dy = &dy[img * d.y_n..(img + 1) * d.y_n];
+                d.scatter_image(argmax, dy, dx, &mut winners.offsets);
+                if let Some(epi) = epi {
+                    epi(dx, img, img + 1);
+                }
             }
-        }
+        })
     });
 }
 
