@@ -4,6 +4,7 @@
 //! the cases it must leave alone, and the fused plans' results against the
 //! interpreter (and across thread counts).
 
+use crate::jit_support::compiled;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -12,10 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use triceratops::backend::jit::plan::{ConvKind, Epilogue, Kernel, RowStep};
 use triceratops::backend::jit::{kernels_text, plan_graph, Planned};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{
-    optimize, train_step, updated_args, ArgRole, ArgSpec, CompileSpec, CompiledGraph, OutputRole,
-    OutputSpec, Passes, Signature,
-};
+use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
 use triceratops::ir::op::{BinaryOp, CmpOp, ScalarInstr, UnaryOp};
 use triceratops::ir::{geometry, ConvAttrs, Graph, Layout, Op, Padding, PoolAttrs, Shape, ValueId};
 use triceratops::state::{StateLayout, StateStore};
@@ -188,33 +186,6 @@ fn mnist_mlp_products_carry_their_maps() {
 }
 
 // ---------------------------------------------------------- small graphs
-
-fn compiled(g: &Graph) -> CompiledGraph {
-    let args = g
-        .arguments()
-        .map(|v| ArgSpec {
-            name: g.value_name(v).to_string(),
-            role: ArgRole::Noise,
-            ty: g.ty(v).clone(),
-        })
-        .collect();
-    let outputs = g
-        .outputs()
-        .iter()
-        .map(|(name, v)| OutputSpec {
-            name: name.clone(),
-            role: OutputRole::Metric,
-            ty: g.ty(*v).clone(),
-        })
-        .collect();
-    let sig = Signature {
-        name: g.name().to_string(),
-        args,
-        outputs,
-        updated: updated_args(g),
-    };
-    CompiledGraph::new(g.clone(), sig).expect("a consistent signature")
-}
 
 fn empty_layout() -> Arc<StateLayout> {
     Arc::new(StateLayout::new(Vec::new()).unwrap())

@@ -5,6 +5,7 @@
 //! any thread count; and the plan of the seed CNN giving each pool pair an
 //! auxiliary arena buffer.
 
+use crate::jit_support::compiled;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -16,10 +17,7 @@ use triceratops::backend::jit::plan::Kernel;
 use triceratops::backend::jit::runtime::{self, PoolDesc};
 use triceratops::backend::jit::{kernels_text, plan_graph};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{
-    optimize, train_step, updated_args, ArgRole, ArgSpec, CompileSpec, CompiledGraph, OutputRole,
-    OutputSpec, Passes, Signature,
-};
+use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
 use triceratops::ir::interp::evaluate_args;
 use triceratops::ir::{geometry, Graph, Layout, Op, Padding, PoolAttrs};
 use triceratops::state::{StateLayout, StateStore};
@@ -259,34 +257,6 @@ fn argmax_shims_agree_with_the_safe_routines() {
 }
 
 // ------------------------------------------------------- graphs and plans
-
-/// `g` with its inputs as batch arrays and every output a metric.
-fn compiled(g: &Graph) -> CompiledGraph {
-    let args = g
-        .arguments()
-        .map(|v| ArgSpec {
-            name: g.value_name(v).to_string(),
-            role: ArgRole::Noise,
-            ty: g.ty(v).clone(),
-        })
-        .collect();
-    let outputs = g
-        .outputs()
-        .iter()
-        .map(|(name, v)| OutputSpec {
-            name: name.clone(),
-            role: OutputRole::Metric,
-            ty: g.ty(*v).clone(),
-        })
-        .collect();
-    let sig = Signature {
-        name: g.name().to_string(),
-        args,
-        outputs,
-        updated: updated_args(g),
-    };
-    CompiledGraph::new(g.clone(), sig).expect("a consistent signature")
-}
 
 /// A pool of `x` and, when `forward`, its output; the gradient of the pool
 /// at `dy`. Outputs: `y` (when `forward`), `dx`.

@@ -5,6 +5,7 @@
 //! is exact (NaN anywhere makes the guard false, -0 < +0), and that leave
 //! no map feeding only a reduction in the MNIST MLP's train step.
 
+use crate::jit_support::compiled;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -14,41 +15,10 @@ use rand_chacha::ChaCha8Rng;
 use triceratops::backend::jit::plan::{Kernel, RowStep};
 use triceratops::backend::jit::{plan_graph, Planned};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{
-    optimize, train_step, updated_args, ArgRole, ArgSpec, CompileSpec, CompiledGraph, OutputRole,
-    OutputSpec, Passes, Signature,
-};
+use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
 use triceratops::ir::testing::fuse_elementwise;
 use triceratops::ir::{BinaryOp, CmpOp, Graph, UnaryOp, ValueId};
 use triceratops::state::{StateLayout, StateStore};
-
-/// `g` with its inputs as batch arrays and every output a metric.
-fn compiled(g: &Graph) -> CompiledGraph {
-    let args = g
-        .arguments()
-        .map(|v| ArgSpec {
-            name: g.value_name(v).to_string(),
-            role: ArgRole::Noise,
-            ty: g.ty(v).clone(),
-        })
-        .collect();
-    let outputs = g
-        .outputs()
-        .iter()
-        .map(|(name, v)| OutputSpec {
-            name: name.clone(),
-            role: OutputRole::Metric,
-            ty: g.ty(*v).clone(),
-        })
-        .collect();
-    let sig = Signature {
-        name: g.name().to_string(),
-        args,
-        outputs,
-        updated: updated_args(g),
-    };
-    CompiledGraph::new(g.clone(), sig).expect("a consistent signature")
-}
 
 fn run(backend: &dyn Backend, g: &Graph, batch: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
     let layout = Arc::new(StateLayout::new(Vec::new()).unwrap());

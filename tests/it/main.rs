@@ -37,6 +37,7 @@ mod jit_epilogue;
 mod jit_pool;
 mod jit_rows;
 mod jit_runtime;
+mod jit_support;
 mod jit_threads;
 mod jit_train_steps;
 mod jit_training;

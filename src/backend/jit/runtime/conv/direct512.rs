@@ -10,6 +10,7 @@
 //! portable loop.
 
 use super::super::tap;
+use super::outer::has_avx512;
 use super::ConvDesc;
 
 /// Output channels of one register block: two 16-lane vectors.
@@ -32,16 +33,6 @@ impl ConvDesc {
     pub(super) fn use_direct512(&self) -> bool {
         self.o.is_multiple_of(BLOCK_O) && self.patch_len() <= MAX_LEN && has_avx512()
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn has_avx512() -> bool {
-    false
 }
 
 /// Where a window's taps are, in tap order: `x[pixel + image[t]]` times the

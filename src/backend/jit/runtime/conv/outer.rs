@@ -49,13 +49,15 @@ impl ConvDesc {
     }
 }
 
+/// Whether the CPU has AVX-512F (the intrinsics kernels here and in
+/// `direct512.rs` need it).
 #[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
+pub(super) fn has_avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn has_avx512() -> bool {
+pub(super) fn has_avx512() -> bool {
     false
 }
 
