@@ -13,11 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 mod direct;
 mod direct512;
+mod filter_grad;
 mod outer;
+mod patches;
 mod shims;
 
 use direct::{direct_forward, DIRECT_MAX_CHANNELS};
-use outer::outer_filter_grad;
+pub use filter_grad::{conv2d_filter_and_bias_grad, conv2d_filter_grad};
 pub use shims::{
     tri_conv2d, tri_conv2d_filter_bias_grad, tri_conv2d_filter_grad, tri_conv2d_input_grad,
 };
@@ -26,7 +28,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::gemm::{gemm_into, per_thread_len, stride, Target, View};
-use super::{permuted_strides, span, tap};
+use super::{permuted_strides, span};
 use crate::ir::geometry::{self, window};
 use crate::ir::op::{ConvAttrs, Layout};
 
@@ -314,108 +316,6 @@ impl ConvDesc {
         View::new(0, stride(self.f_k), stride(self.f_o))
     }
 
-    /// Calls `f(patch_offset, image_offset, taps)` for every run of
-    /// horizontally consecutive filter taps of every patch of the first
-    /// `images` images that lie either all inside the image or all in the
-    /// padding: `patch_offset` is where the run's first tap (channel 0) goes
-    /// in the patch block, `image_offset` where it is in the images (`None`
-    /// in the padding). Within a run, tap `t` is `t * k_w` further on in the
-    /// block and `t * x_w` in the image. Runs, not single taps, so NHWC
-    /// copies `taps * c` contiguous elements at once.
-    fn for_each_run(&self, images: usize, mut f: impl FnMut(usize, Option<usize>, usize)) {
-        let (len, kw) = (self.patch_len(), self.kw);
-        for b in 0..images {
-            for i in 0..self.oh {
-                for j in 0..self.ow {
-                    let row = ((b * self.oh + i) * self.ow + j) * len;
-                    // Tap `q` reads image column `left + q - pad_left`: the
-                    // ones inside the image are `q_lo..q_hi`.
-                    let left = j * self.stride_w;
-                    let q_lo = self.pad_left.saturating_sub(left).min(kw);
-                    let q_hi = (self.w + self.pad_left)
-                        .saturating_sub(left)
-                        .clamp(q_lo, kw);
-                    for p in 0..self.kh {
-                        let at = row + p * self.k_h;
-                        let Some(y) = tap(i, self.stride_h, p, self.pad_top, self.h) else {
-                            f(at, None, kw);
-                            continue;
-                        };
-                        if q_lo > 0 {
-                            f(at, None, q_lo);
-                        }
-                        if q_hi > q_lo {
-                            let x = left + q_lo - self.pad_left;
-                            let image = b * self.x_n + y * self.x_h + x * self.x_w;
-                            f(at + q_lo * self.k_w, Some(image), q_hi - q_lo);
-                        }
-                        if kw > q_hi {
-                            f(at + q_hi * self.k_w, None, kw - q_hi);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// True when a run of taps is one contiguous block, `taps * c` long, on
-    /// both sides (NHWC images with HWIO-ordered patches).
-    fn runs_contiguous(&self) -> bool {
-        self.x_c == 1 && self.k_c == 1 && self.x_w == self.c && self.k_w == self.c
-    }
-
-    /// Fills `cols` with the patch matrix of the first `images` images of
-    /// `x` (zeros for padding).
-    fn im2col(&self, x: &[f32], images: usize, cols: &mut [f32]) {
-        let contiguous = self.runs_contiguous();
-        let (c, k_w, k_c, x_w, x_c) = (self.c, self.k_w, self.k_c, self.x_w, self.x_c);
-        self.for_each_run(images, |to, from, taps| match from {
-            Some(from) if contiguous => {
-                let n = taps * c;
-                cols[to..to + n].copy_from_slice(&x[from..from + n]);
-            }
-            Some(from) => {
-                for ch in 0..c {
-                    for t in 0..taps {
-                        cols[to + t * k_w + ch * k_c] = x[from + t * x_w + ch * x_c];
-                    }
-                }
-            }
-            None => {
-                for ch in 0..c {
-                    for t in 0..taps {
-                        cols[to + t * k_w + ch * k_c] = 0.0;
-                    }
-                }
-            }
-        });
-    }
-
-    /// `dx = 0` (all of it: exactly the chunk's `images` images), then adds
-    /// every patch-matrix entry of `cols` back onto the image element it
-    /// was read from (overlapping windows sum).
-    fn col2im(&self, cols: &[f32], images: usize, dx: &mut [f32]) {
-        dx.fill(0.0);
-        let contiguous = self.runs_contiguous();
-        let (c, k_w, k_c, x_w, x_c) = (self.c, self.k_w, self.k_c, self.x_w, self.x_c);
-        self.for_each_run(images, |from, to, taps| match to {
-            Some(to) if contiguous => {
-                let n = taps * c;
-                for (d, s) in dx[to..to + n].iter_mut().zip(&cols[from..from + n]) {
-                    *d += s;
-                }
-            }
-            Some(to) => {
-                for ch in 0..c {
-                    for t in 0..taps {
-                        dx[to + t * x_w + ch * x_c] += cols[from + t * k_w + ch * k_c];
-                    }
-                }
-            }
-            None => {}
-        });
-    }
-
     /// Calls `f(chunk, out, block)` for every chunk of the batch, `out`
     /// being the chunk's `per_chunk` elements of `out` (the last chunk's may
     /// be fewer) and `block` a worker block (patches, then GEMM workspace)
@@ -455,29 +355,6 @@ impl ConvDesc {
                 let out = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), len) };
                 f(ci, out, block);
             });
-    }
-
-    /// `out[oc]` = the sum of `dy` over every pixel of images
-    /// `first..first + images`, in pixel order, from 0.
-    fn bias_sums(&self, dy: &[f32], first: usize, images: usize, out: &mut [f32]) {
-        out.fill(0.0);
-        for img in first..first + images {
-            for i in 0..self.oh {
-                for j in 0..self.ow {
-                    let at = img * self.y_n + i * self.y_h + j * self.y_w;
-                    if self.y_c == 1 {
-                        // NHWC: the channels are contiguous (vectorizes).
-                        for (b, v) in out.iter_mut().zip(&dy[at..at + self.o]) {
-                            *b += v;
-                        }
-                    } else {
-                        for (oc, b) in out.iter_mut().enumerate() {
-                            *b += dy[at + oc * self.y_c];
-                        }
-                    }
-                }
-            }
-        }
     }
 
     fn check(&self, what: [(&str, usize, usize); 3], scratch: usize) {
@@ -599,115 +476,6 @@ pub fn conv2d_input_grad_then(
             epi(dx, first, first + images);
         }
     });
-}
-
-/// `dw = conv2d_filter_grad(x, dy)`, chunk by chunk: im2col of the chunk's
-/// images into a patch block, then `patches^T x dy` into the chunk's own
-/// partial gradient in scratch; last, `dw` (in the filter's layout, through
-/// its strides) is the sum of the partials in chunk order, so the result
-/// does not depend on which thread ran which chunk.
-pub fn conv2d_filter_grad(
-    d: &ConvDesc,
-    x: &[f32],
-    dy: &[f32],
-    dw: &mut [f32],
-    scratch: &mut [f32],
-) {
-    conv2d_filter_and_bias_grad(d, x, dy, dw, None, scratch)
-}
-
-/// [`conv2d_filter_grad`], and with `db` also the bias gradient (the sum of
-/// `dy` over every pixel of the batch, per output channel) from the same
-/// chunks while each is in cache: per-chunk partial sums in pixel order,
-/// added in chunk order, like the filter gradient (so the same bits for any
-/// thread count; within f32 rounding of one sequential sum).
-pub fn conv2d_filter_and_bias_grad(
-    d: &ConvDesc,
-    x: &[f32],
-    dy: &[f32],
-    dw: &mut [f32],
-    db: Option<&mut [f32]>,
-    scratch: &mut [f32],
-) {
-    if let Some(db) = &db {
-        assert!(db.len() >= d.o, "db: {} elements, needs {}", db.len(), d.o);
-    }
-    let with_bias = db.is_some();
-    let sizes = [
-        ("x", x.len(), d.image_len()),
-        ("dy", dy.len(), d.output_len()),
-        ("dw", dw.len(), d.filter_len()),
-    ];
-    d.check(sizes, scratch.len());
-    if d.filter_len() == 0 {
-        // No filter (no input channels or taps), but dy may still have
-        // elements: the bias gradient is their sum.
-        if let Some(db) = db {
-            d.bias_sums(dy, 0, d.n, &mut db[..d.o]);
-        }
-        return;
-    }
-    let (blocks, partials) = scratch.split_at_mut(d.threads * d.worker_len());
-    let (len, o) = (d.patch_len(), d.o);
-    let partials = &mut partials[..d.chunks() * d.partial_len()];
-    let outer = d.use_outer();
-    d.run_chunks(partials, d.partial_len(), blocks, |ci, partial, block| {
-        let (cols, ws) = block.split_at_mut(d.block_len());
-        let (first, images) = d.chunk_images(ci);
-        if outer {
-            let (x, dy) = (&x[first * d.x_n..], &dy[first * d.y_n..]);
-            outer_filter_grad(d, x, dy, images, partial);
-        } else {
-            d.im2col(&x[first * d.x_n..], images, cols);
-            let groups = d.row_groups(images);
-            let to = View::new(0, stride(o), 1);
-            for g in 0..groups.count {
-                // The first GEMM overwrites, so the partial need not be zeroed.
-                let target = if g == 0 {
-                    Target::Overwrite(to)
-                } else {
-                    Target::Accumulate(to)
-                };
-                let patches = d.patch_view(&groups, g);
-                let patches_t = View::new(patches.start, patches.col, patches.row);
-                let dy_rows = d.output_view(&groups, g, first * d.y_n);
-                let rows = groups.rows;
-                gemm_into(
-                    len, o, rows, partial, target, cols, patches_t, dy, dy_rows, 1, ws,
-                );
-            }
-        }
-        if with_bias {
-            d.bias_sums(dy, first, images, &mut partial[len * o..]);
-        }
-    });
-    // dw = sum of the partials, in chunk order (zeros with no images).
-    let mut chunks = partials.chunks(d.partial_len());
-    let first = chunks.next();
-    for kk in 0..len {
-        for oc in 0..o {
-            dw[kk * d.f_k + oc * d.f_o] = first.map_or(0.0, |p| p[kk * o + oc]);
-        }
-    }
-    for partial in chunks {
-        for kk in 0..len {
-            for oc in 0..o {
-                dw[kk * d.f_k + oc * d.f_o] += partial[kk * o + oc];
-            }
-        }
-    }
-    if let Some(db) = db {
-        let mut chunks = partials.chunks(d.partial_len());
-        let first = chunks.next().map(|p| &p[len * o..]);
-        for oc in 0..o {
-            db[oc] = first.map_or(0.0, |p| p[oc]);
-        }
-        for partial in chunks {
-            for oc in 0..o {
-                db[oc] += partial[len * o + oc];
-            }
-        }
-    }
 }
 
 /// The output of [`ConvDesc::run_chunks`] (pointer, length), shared by its

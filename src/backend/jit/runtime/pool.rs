@@ -23,9 +23,16 @@
 //! Outside a rayon pool the routines run on the caller's thread, so they
 //! never start rayon's global pool.
 
-use std::cell::RefCell;
+mod shims;
+mod winners;
+
+pub(super) use shims::bytes;
+pub use shims::{
+    tri_maxpool2d, tri_maxpool2d_argmax, tri_maxpool2d_grad, tri_maxpool2d_grad_argmax,
+};
 
 use rayon::prelude::*;
+use winners::{with_winners, Winners};
 
 use super::epilogue::Epilogue;
 use super::{permuted_strides, span, tap};
@@ -372,96 +379,6 @@ fn for_tasks<A: Send>(
     }
 }
 
-/// `f` with this thread's [`Winners`], sized for `d`. They live as long
-/// as the thread (the executable's pool threads live as long as it), so a
-/// steady-state step allocates nothing; a nested call on the same thread
-/// (a task stolen while `f` waits, which the routines never do) gets fresh
-/// ones.
-fn with_winners<R>(d: &PoolDesc, f: impl FnOnce(&mut Winners) -> R) -> R {
-    thread_local! {
-        static WINNERS: RefCell<Winners> = RefCell::new(Winners::default());
-    }
-    WINNERS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut winners) => {
-            winners.size_for(d);
-            f(&mut winners)
-        }
-        Err(_) => {
-            let mut winners = Winners::default();
-            winners.size_for(d);
-            f(&mut winners)
-        }
-    })
-}
-
-/// Per channel, the number of the best tap so far and its value; the
-/// window's taps' image offsets (`None` in the padding).
-#[derive(Default)]
-struct Winners {
-    tap: Vec<u32>,
-    value: Vec<f32>,
-    offsets: Vec<Option<usize>>,
-}
-
-impl Winners {
-    /// `d.c` leaders and `d.kh * d.kw` offsets (allocating only to grow).
-    fn size_for(&mut self, d: &PoolDesc) {
-        self.tap.clear();
-        self.tap.resize(d.c, 0);
-        self.value.clear();
-        self.value.resize(d.c, 0.0);
-        self.offsets.clear();
-        self.offsets.resize(d.kh * d.kw, None);
-    }
-
-    /// Tap `t` (at `base`, channels `x_c` apart), the window's first in
-    /// the image, leads.
-    fn start(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
-        self.tap.fill(t);
-        if x_c == 1 {
-            let c = self.value.len();
-            self.value.copy_from_slice(&x[base..base + c]);
-            return;
-        }
-        for (ch, value) in self.value.iter_mut().enumerate() {
-            *value = x[base + ch * x_c];
-        }
-    }
-
-    /// Tap `t` (one value per channel) takes the lead where it beats the
-    /// leader: greater, or NaN over a number. Equal values keep the
-    /// earlier tap.
-    fn challenge(&mut self, taps: &[f32], t: u32) {
-        let c = self.tap.len();
-        let (tap, value, taps) = (&mut self.tap[..c], &mut self.value[..c], &taps[..c]);
-        for ch in 0..c {
-            let (tap, value) = (&mut tap[ch], &mut value[ch]);
-            beat(tap, value, taps[ch], t);
-        }
-    }
-
-    /// [`Winners::challenge`] with channels `x_c` apart (NCHW).
-    fn challenge_strided(&mut self, x: &[f32], base: usize, x_c: usize, t: u32) {
-        for (ch, (tap, value)) in self.tap.iter_mut().zip(&mut self.value).enumerate() {
-            beat(tap, value, x[base + ch * x_c], t);
-        }
-    }
-}
-
-/// Tap `t` with value `v` takes the lead from (`tap`, `value`) when `v` is
-/// greater or NaN over a number. Masks and bit selects, no branch (nor
-/// short-circuit), so the channel loop vectorizes: written with `if`, each
-/// lane became a branch and a conditional store.
-#[inline(always)]
-fn beat(tap: &mut u32, value: &mut f32, v: f32, t: u32) {
-    let wins = (v > *value) | (v.is_nan() & !value.is_nan());
-    let mask = (wins as u32).wrapping_neg();
-    *tap ^= (*tap ^ t) & mask;
-    let bits = value.to_bits();
-    // A select of bits keeps NaN payloads (the interpreter copies them).
-    *value = f32::from_bits(bits ^ ((bits ^ v.to_bits()) & mask));
-}
-
 fn check(what: &str, len: usize, needed: usize) {
     assert!(
         len >= needed,
@@ -601,136 +518,4 @@ pub fn maxpool2d_grad_argmax_then(
             }
         })
     });
-}
-
-/// The C-ABI entry point of [`maxpool2d`]: `(desc, x, y)`.
-///
-/// # Safety
-///
-/// `desc` points to a valid [`PoolDesc`]; `x` is valid for reads of
-/// `image_len()` elements, `y` for writes of `output_len()` and overlaps
-/// nothing else. A pointer may be null when its length is 0.
-pub unsafe extern "C" fn tri_maxpool2d(desc: *const PoolDesc, x: *const f32, y: *mut f32) {
-    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
-    // the length its descriptor method gives, `y` disjoint from `x`.
-    unsafe {
-        let d = &*desc;
-        let x = super::slice(x, d.image_len());
-        let y = super::slice_mut(y, d.output_len());
-        maxpool2d(d, x, y);
-    }
-}
-
-/// The C-ABI entry point of [`maxpool2d_argmax`]: `(desc, x, y, argmax)`,
-/// `argmax` being f32 arena space that holds the tap numbers as bytes.
-///
-/// # Safety
-///
-/// `desc` points to a valid [`PoolDesc`]; `x` is valid for reads of
-/// `image_len()` elements, `y` for writes of `output_len()`, `argmax` for
-/// writes of `argmax_len()` (f32 elements); `y` and `argmax` overlap
-/// nothing else. A pointer may be null when its length is 0.
-pub unsafe extern "C" fn tri_maxpool2d_argmax(
-    desc: *const PoolDesc,
-    x: *const f32,
-    y: *mut f32,
-    argmax: *mut f32,
-) {
-    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
-    // the length its descriptor method gives, the outputs disjoint from
-    // each other and from `x`.
-    unsafe {
-        let d = &*desc;
-        let x = super::slice(x, d.image_len());
-        let y = super::slice_mut(y, d.output_len());
-        let argmax = bytes_mut(argmax, d.argmax_bytes());
-        maxpool2d_argmax(d, x, y, argmax);
-    }
-}
-
-/// The C-ABI entry point of [`maxpool2d_grad`]: `(desc, x, dy, dx)`.
-///
-/// # Safety
-///
-/// `desc` points to a valid [`PoolDesc`]; `x` and `dx` are valid for
-/// `image_len()` elements (reads; `dx`: writes), `dy` for reads of
-/// `output_len()`, and `dx` overlaps neither input. A pointer may be null
-/// when its length is 0.
-pub unsafe extern "C" fn tri_maxpool2d_grad(
-    desc: *const PoolDesc,
-    x: *const f32,
-    dy: *const f32,
-    dx: *mut f32,
-) {
-    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
-    // the length its descriptor method gives, `dx` disjoint from the inputs.
-    unsafe {
-        let d = &*desc;
-        let x = super::slice(x, d.image_len());
-        let dy = super::slice(dy, d.output_len());
-        let dx = super::slice_mut(dx, d.image_len());
-        maxpool2d_grad(d, x, dy, dx);
-    }
-}
-
-/// The C-ABI entry point of [`maxpool2d_grad_argmax`]: `(desc, argmax, dy,
-/// dx)`, `argmax` as [`tri_maxpool2d_argmax`] wrote it.
-///
-/// # Safety
-///
-/// `desc` points to a valid [`PoolDesc`]; `argmax` is valid for reads of
-/// `argmax_len()` f32 elements, `dy` for reads of `output_len()`, `dx` for
-/// writes of `image_len()` and overlaps neither input. A pointer may be
-/// null when its length is 0.
-pub unsafe extern "C" fn tri_maxpool2d_grad_argmax(
-    desc: *const PoolDesc,
-    argmax: *const f32,
-    dy: *const f32,
-    dx: *mut f32,
-) {
-    // SAFETY: the caller guarantees `desc` is valid and each pointer covers
-    // the length its descriptor method gives, `dx` disjoint from the inputs.
-    unsafe {
-        let d = &*desc;
-        let argmax = bytes(argmax, d.argmax_bytes());
-        let dy = super::slice(dy, d.output_len());
-        let dx = super::slice_mut(dx, d.image_len());
-        maxpool2d_grad_argmax(d, argmax, dy, dx);
-    }
-}
-
-/// The first `len` bytes of f32 space at `p`; empty when `len` is 0, since
-/// generated code may pass null for an empty buffer.
-///
-/// # Safety
-///
-/// When `len > 0`, `p` is valid for reads of `len.div_ceil(4)` f32
-/// elements, not written through any other pointer while the slice lives.
-// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` bytes.
-pub(super) unsafe fn bytes<'a>(p: *const f32, len: usize) -> &'a [u8] {
-    if len == 0 {
-        return &[];
-    }
-    // SAFETY: `len > 0` and the caller guarantees `p` covers at least `len`
-    // bytes; any bit pattern is a valid `u8`, and `u8` needs no alignment.
-    unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
-}
-
-/// The first `len` bytes of f32 space at `p`, mutable; empty when `len` is
-/// 0.
-///
-/// # Safety
-///
-/// When `len > 0`, `p` is valid for reads and writes of `len.div_ceil(4)`
-/// f32 elements and no other pointer accesses them while the slice lives.
-// SAFETY: callers keep the `# Safety` invariant: `p` covers `len` bytes,
-// exclusively.
-unsafe fn bytes_mut<'a>(p: *mut f32, len: usize) -> &'a mut [u8] {
-    if len == 0 {
-        return &mut [];
-    }
-    // SAFETY: `len > 0` and the caller guarantees `p` covers at least `len`
-    // bytes exclusively; any bit pattern is a valid `u8` (and f32 after
-    // it), and `u8` needs no alignment.
-    unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) }
 }
