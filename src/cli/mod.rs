@@ -3,6 +3,7 @@
 mod bench;
 pub mod data;
 mod evaluate;
+mod image;
 pub mod memory;
 mod partition;
 mod progress;
@@ -271,10 +272,17 @@ pub enum Command {
         #[command(flatten)]
         passes: PassFlags,
     },
-    /// Predictions of a checkpoint for the first samples of its held-out data or other data.
+    /// Predictions of a checkpoint for the first samples of its held-out data, other data,
+    /// or PNG/JPEG pictures.
     #[command(after_help = "Examples:\n  \
         triceratops predict --checkpoint cnn.safetensors --count 5\n  \
-        triceratops predict --checkpoint cnn.safetensors --split train --count 3")]
+        triceratops predict --checkpoint cnn.safetensors --split train --count 3\n  \
+        triceratops predict --checkpoint mlp.safetensors --image seven.png photo.jpg --invert\n\n\
+        With --image, each picture prints one line: `FILE: class C (p = P), ...`, its three most \
+        probable classes, best first. Pictures are made like the training samples: grey or RGB \
+        as the model takes them, scaled with the checkpoint's --scale; a picture of the model's \
+        aspect ratio but another size is resized with a bilinear (Triangle) filter (a note on \
+        stderr says so); another aspect ratio is refused.")]
     Predict {
         /// A checkpoint written by `train --save`.
         #[arg(long)]
@@ -292,6 +300,17 @@ pub enum Command {
         /// Input scaling, as for train [default: the checkpoint's own]
         #[arg(long)]
         scale: Option<String>,
+        /// PNG or JPEG pictures to classify instead of data (one line each: the top 3 classes).
+        #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["data", "split", "count"])]
+        image: Vec<PathBuf>,
+        /// With --image: colour pictures into a grey model become their luma
+        /// (0.2126 R + 0.7152 G + 0.0722 B) instead of an error.
+        #[arg(long, requires = "image")]
+        grayscale: bool,
+        /// With --image: each pixel v becomes 255 - v (MNIST digits are light on black; photos
+        /// of dark ink on white paper need this).
+        #[arg(long, requires = "image")]
+        invert: bool,
         #[command(flatten)]
         backend: BackendFlags,
         #[command(flatten)]

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::bench::{bench, BenchArgs};
 use super::evaluate::{eval, predict, Selection};
+use super::image::{predict_images, ImageOptions};
 use super::stdout;
 use super::train::{train, TrainArgs};
 use super::{BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, Recipe};
@@ -92,9 +93,23 @@ pub fn run(cli: Cli) -> Result<()> {
             split,
             count,
             scale,
+            image,
+            grayscale,
+            invert,
             backend,
             passes,
         } => {
+            if !image.is_empty() {
+                let options = ImageOptions {
+                    files: image,
+                    scale,
+                    grayscale,
+                    invert,
+                    passes: passes.passes()?,
+                    backend: backend_for(backend)?,
+                };
+                return predict_images(&checkpoint, options);
+            }
             if count == 0 {
                 return Err(Error::Config("--count must be positive".into()));
             }

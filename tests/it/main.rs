@@ -24,6 +24,7 @@ mod cli_bench;
 mod cli_checkpoint_safety;
 mod cli_closed_stdout;
 mod cli_inspect;
+mod cli_predict_image;
 mod cli_resume_and_eval;
 mod cli_train;
 mod data_cifar;
