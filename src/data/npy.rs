@@ -10,6 +10,10 @@
 //! (`fortran_order: False`), any number of dimensions. Everything else is an
 //! [`Error::Data`] that says what is unsupported. Declared sizes are checked
 //! against the file's length before anything is allocated for them.
+//!
+//! This reader, not the `ndarray-npy` crate, also decodes the entries of NPZ
+//! archives: [`super::npz`] says why (allocation from a lying header, one
+//! element type fixed at compile time).
 
 use std::path::Path;
 
