@@ -17,7 +17,8 @@
 //! labels) as `f32`, with the dtype and shape named when it is refused.
 //! Wrapping it would mean parsing the header ourselves first anyway; our
 //! decoder already does that and is fuzz-tested. `tests/it/data_npz.rs`
-//! checks the lying-header case through an archive.
+//! shows the abort (`ndarray_npy_allocates_from_a_lying_header`, in a child
+//! process) and checks our refusal of the same lie inside an archive.
 //!
 //! Entry sizes: an entry is read through a limit of its declared
 //! uncompressed size (plus one byte, to notice an entry longer than

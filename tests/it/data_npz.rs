@@ -312,3 +312,59 @@ fn npz_cli_validates_on_keras_test_arrays_and_evals_split_test() {
         "{stderr}"
     );
 }
+
+// ------------------------------------------- why not ndarray-npy's reader
+
+/// Set in the child process of the test below.
+const CHILD: &str = "TRICERATOPS_NDARRAY_NPY_CHILD";
+
+/// A 16-byte-data NPY file whose header claims `(2**61 - 1,)` float32: the
+/// largest length ndarray-npy's overflow check lets through.
+fn lying_npy() -> Vec<u8> {
+    let mut header =
+        b"{'descr': '<f4', 'fortran_order': False, 'shape': (2305843009213693951,), }".to_vec();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header);
+    bytes.extend([0u8; 16]);
+    bytes
+}
+
+/// What users need and ndarray-npy (0.10) cannot do: read a file with a
+/// lying header without trying to allocate what it claims. ndarray-npy
+/// allocates the whole element buffer from the header before reading, so
+/// the process aborts (memory allocation failure: no error, no unwinding);
+/// our reader refuses the same bytes with the shape and dtype named. Run in
+/// a child process, since the abort would take the test harness with it.
+#[test]
+fn ndarray_npy_allocates_from_a_lying_header() {
+    use ndarray_npy::ReadNpyExt;
+    let bytes = lying_npy();
+    if std::env::var_os(CHILD).is_some() {
+        let result = ndarray::Array1::<f32>::read_npy(&bytes[..]);
+        // Not reached when the allocation aborts.
+        println!("ndarray-npy returned: {result:?}");
+        return;
+    }
+    let e = triceratops::data::npy::decode_npy(&bytes).unwrap_err();
+    assert!(
+        e.contains("shape [2305843009213693951] of <f4 needs") && e.contains("found 16"),
+        "{e}"
+    );
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "data_npz::ndarray_npy_allocates_from_a_lying_header",
+        ])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ndarray-npy survived: {stderr}");
+    assert!(stderr.contains("memory allocation of"), "{stderr}");
+}
