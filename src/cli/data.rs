@@ -8,11 +8,21 @@
 //! | `idx:IMAGES,LABELS` | MNIST or Fashion-MNIST IDX files (gzipped or not) | `1/255` |
 //! | `cifar10:BATCH[,BATCH...]` | CIFAR-10 binary batches | `1/255` |
 //! | `npy:X,Y` | NumPy arrays; integer class labels in `Y` are one-hot encoded | `none` |
+//! | `npz:FILE` | a NumPy archive in Keras's layout (`mnist.npz`): `x_train`, `y_train` | `none` |
+//! | `npz:FILE:x=KEY,y=KEY` | the arrays `KEY` of a NumPy archive (either key may be left out) | `none` |
 //!
 //! The scale ([`Scale`]: `none` or `1/N`) applies to the inputs only, as
 //! `x.astype("float32") / N` does in Keras code; the defaults are those of
 //! [`default_scale`]. NPY data is taken as stored unless a scale is given,
-//! so `npy:` files of `uint8` pixels want `--scale 1/255`.
+//! so `npy:` files of `uint8` pixels want `--scale 1/255`. NPZ archives
+//! follow NPY (as Keras code divides `mnist.npz`'s pixels itself): Keras's
+//! `mnist.npz` wants `--scale 1/255` too.
+//!
+//! An archive in Keras's layout (`npz:FILE` with `x_test` and `y_test`
+//! besides the training arrays) brings its own validation data: `train`
+//! validates on the test arrays unless `--validation-data` or
+//! `--validation-split` says otherwise ([`implied_validation`]), and
+//! `eval --split test` evaluates on them ([`test_spec`]).
 //!
 //! The samples are then fitted to the model's input shape: a channels-last
 //! image is transposed for a channels-first model, and otherwise any shape
@@ -36,9 +46,72 @@ enum Source {
     Mnist,
     Mnist32,
     Line,
-    Idx { images: PathBuf, labels: PathBuf },
+    Idx {
+        images: PathBuf,
+        labels: PathBuf,
+    },
     Cifar10(Vec<PathBuf>),
-    Npy { x: PathBuf, y: PathBuf },
+    Npy {
+        x: PathBuf,
+        y: PathBuf,
+    },
+    /// `keys`: whether the spec named keys (else Keras's layout).
+    Npz {
+        file: PathBuf,
+        x: String,
+        y: String,
+        keys: bool,
+    },
+}
+
+/// Keras's `mnist.npz` keys, the defaults of `npz:FILE`.
+const KERAS_X: &str = "x_train";
+const KERAS_Y: &str = "y_train";
+const KERAS_TEST_X: &str = "x_test";
+const KERAS_TEST_Y: &str = "y_test";
+
+/// `FILE` or `FILE:x=KEY,y=KEY` (either key optional) after `npz:`.
+fn parse_npz(spec: &str, rest: &str) -> Result<Source> {
+    let (file, options) = match rest.rsplit_once(':') {
+        Some((file, opts)) if opts.starts_with("x=") || opts.starts_with("y=") => {
+            (file, Some(opts))
+        }
+        _ => (rest, None),
+    };
+    if file.is_empty() {
+        return Err(Error::Config(format!(
+            "data spec `{spec}` has an empty file name"
+        )));
+    }
+    let (mut x, mut y) = (None, None);
+    for option in options.map(|o| o.split(',')).into_iter().flatten() {
+        let (slot, key) = match option.split_once('=') {
+            Some(("x", key)) => (&mut x, key),
+            Some(("y", key)) => (&mut y, key),
+            _ => {
+                return Err(Error::Config(format!(
+                    "data spec `{spec}`: `{option}` is not x=KEY or y=KEY \
+                     (as in npz:FILE:x=images,y=labels)"
+                )))
+            }
+        };
+        if key.is_empty() {
+            return Err(Error::Config(format!(
+                "data spec `{spec}`: `{option}` names an empty key"
+            )));
+        }
+        if slot.replace(key.to_string()).is_some() {
+            return Err(Error::Config(format!(
+                "data spec `{spec}`: `{option}` names a key twice"
+            )));
+        }
+    }
+    Ok(Source::Npz {
+        file: PathBuf::from(file),
+        keys: options.is_some(),
+        x: x.unwrap_or_else(|| KERAS_X.into()),
+        y: y.unwrap_or_else(|| KERAS_Y.into()),
+    })
 }
 
 fn paths(spec: &str, rest: &str) -> Result<Vec<PathBuf>> {
@@ -69,6 +142,9 @@ impl Source {
         if let Some(rest) = spec.strip_prefix("cifar10:") {
             return Ok(Source::Cifar10(paths(spec, rest)?));
         }
+        if let Some(rest) = spec.strip_prefix("npz:") {
+            return parse_npz(spec, rest);
+        }
         if let Some(rest) = spec.strip_prefix("npy:") {
             let (x, y) = two_paths(spec, rest)?;
             return Ok(Source::Npy { x, y });
@@ -78,7 +154,7 @@ impl Source {
             "mnist32" => Ok(Source::Mnist32),
             "line" => Ok(Source::Line),
             other => Err(Error::Config(format!(
-                "unknown data `{other}`: use mnist, mnist32, line, idx:IMAGES,LABELS, cifar10:FILES or npy:X,Y"
+                "unknown data `{other}`: use mnist, mnist32, line, idx:IMAGES,LABELS, cifar10:FILES, npy:X,Y or npz:FILE[:x=KEY,y=KEY]"
             ))),
         }
     }
@@ -88,7 +164,9 @@ impl Source {
             Source::Mnist | Source::Mnist32 | Source::Idx { .. } | Source::Cifar10(_) => {
                 Scale::BYTE
             }
-            Source::Line | Source::Npy { .. } => Scale::None,
+            // NPZ as NPY: arrays as stored (Keras code scales mnist.npz
+            // itself), so the same file gives the same values either way.
+            Source::Line | Source::Npy { .. } | Source::Npz { .. } => Scale::None,
         }
     }
 
@@ -109,6 +187,7 @@ impl Source {
             )),
             Source::Idx { images, labels } => pick(images, labels),
             Source::Npy { x, y } => pick(x, y),
+            Source::Npz { file, .. } => Some((file.clone(), None)),
             Source::Cifar10(paths) => {
                 // Labels and images share the records of the batch files.
                 let mut start = 0;
@@ -153,6 +232,20 @@ pub fn load(spec: &str, classes: Option<usize>, scale: Option<Scale>) -> Result<
         }
         Source::Npy { x, y } => {
             let mut d = data::npy::load_npy_dataset(x, y, classes)?;
+            scale.apply_all(&mut d.x);
+            d
+        }
+        Source::Npz { file, x, y, keys } => {
+            let mut d = data::load_npz_dataset(file, x, y, classes).map_err(|e| match e {
+                // Not Keras's layout: say how to name the arrays.
+                Error::Data { path, message } if !keys && message.contains("no such array") => {
+                    Error::Data {
+                        path,
+                        message: format!("{message}; name the arrays with npz:FILE:x=KEY,y=KEY"),
+                    }
+                }
+                other => other,
+            })?;
             scale.apply_all(&mut d.x);
             d
         }
@@ -227,11 +320,59 @@ pub fn absolute_spec(spec: &str) -> Result<String> {
             format!("idx:{},{}", absolute(&images)?, absolute(&labels)?)
         }
         Source::Npy { x, y } => format!("npy:{},{}", absolute(&x)?, absolute(&y)?),
+        Source::Npz {
+            file,
+            x,
+            y,
+            keys: true,
+        } => format!("npz:{}:x={x},y={y}", absolute(&file)?),
+        Source::Npz { file, .. } => format!("npz:{}", absolute(&file)?),
         Source::Cifar10(paths) => {
             let abs: Vec<String> = paths.iter().map(absolute).collect::<Result<_>>()?;
             format!("cifar10:{}", abs.join(","))
         }
     })
+}
+
+/// The spec of the test arrays of an `npz:FILE` archive in Keras's layout
+/// (`x_test`, `y_test`), as `npz:FILE:x=x_test,y=y_test`: what
+/// `eval --split test` evaluates. Any other spec is an [`Error::Config`]
+/// saying so (a missing array is found when the spec is loaded).
+pub fn test_spec(spec: &str) -> Result<String> {
+    match Source::parse(spec)? {
+        Source::Npz {
+            file, keys: false, ..
+        } => match file.to_str() {
+            Some(f) => Ok(format!("npz:{f}:x={KERAS_TEST_X},y={KERAS_TEST_Y}")),
+            None => Err(Error::Config(format!(
+                "data file {}: the path is not UTF-8",
+                file.display()
+            ))),
+        },
+        _ => Err(Error::Config(format!(
+            "--split test needs data with a test part: an NPZ archive in Keras's layout \
+             (npz:FILE with x_test and y_test), not `{spec}`"
+        ))),
+    }
+}
+
+/// The validation data an archive in Keras's layout brings: its test
+/// arrays ([`test_spec`]) when the archive holds both `x_test` and
+/// `y_test`, else `None` (and for every other spec). Opens the archive
+/// (its directory only); a missing or corrupt archive is an error naming it.
+pub fn implied_validation(spec: &str) -> Result<Option<String>> {
+    let Ok(Source::Npz {
+        file, keys: false, ..
+    }) = Source::parse(spec)
+    else {
+        return Ok(None);
+    };
+    let npz = data::npz::Npz::open(&file)?;
+    if npz.has(KERAS_TEST_X) && npz.has(KERAS_TEST_Y) {
+        test_spec(spec).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Which part of a split data set samples belong to.

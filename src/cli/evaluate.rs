@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ndarray::{Axis, Slice};
 
-use super::data::{absolute_spec, Part};
+use super::data::{absolute_spec, test_spec, Part};
 use super::partition::{parse_scale, partition, prepare, recorded_in, Parts};
 use super::stdout::{line, outln};
 use super::Split;
@@ -104,10 +104,26 @@ fn other_data(
         )));
     }
     let scale = parse_scale(recorded.scale.as_deref())?;
+    if split == Some(Split::Test) {
+        return test_part(model, spec, recorded);
+    }
     let data = prepare(spec, model, scale, Part::Evaluated)?;
     Ok(Chosen {
         data,
         label: format!("{{n}} samples of {spec}"),
+        first_index: 0,
+    })
+}
+
+/// The test arrays of the NPZ archive `spec` names (Keras's layout), scaled
+/// as the checkpoint's run scaled its data.
+fn test_part(model: &Model, spec: &str, recorded: &RunSettings) -> Result<Chosen> {
+    let scale = parse_scale(recorded.scale.as_deref())?;
+    let spec = test_spec(spec)?;
+    let data = prepare(&spec, model, scale, Part::Evaluated)?;
+    Ok(Chosen {
+        data,
+        label: format!("{{n}} test samples of {spec}"),
         first_index: 0,
     })
 }
@@ -119,6 +135,14 @@ fn own_data(
     recorded: &RunSettings,
     split: Option<Split>,
 ) -> Result<Chosen> {
+    if split == Some(Split::Test) {
+        let Some(spec) = recorded.data.as_deref() else {
+            return Err(Error::Config(
+                "--split test: the checkpoint records no data; give --data npz:FILE".into(),
+            ));
+        };
+        return test_part(model, spec, recorded).map_err(|e| recorded_in(e, checkpoint));
+    }
     let Parts {
         train,
         validation,
@@ -142,6 +166,11 @@ fn own_data(
             label: "{n} training samples".into(),
             first_index: 0,
         }),
+        // Chosen above, before the parts are loaded; kept an error, not a
+        // panic, should that order change.
+        Split::Test => Err(Error::Config(
+            "--split test is not a part of the run's own split".into(),
+        )),
         Split::All => {
             let data = match validation {
                 Some(v) => Dataset {

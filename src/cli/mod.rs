@@ -159,6 +159,9 @@ pub enum Split {
     Train,
     /// Training and validation samples, in that order.
     All,
+    /// The test arrays (`x_test`, `y_test`) of an NPZ archive in Keras's
+    /// layout: the checkpoint's own data, or the archive `--data` names.
+    Test,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::data::{absolute_spec, default_scale};
+use super::data::{absolute_spec, default_scale, implied_validation};
 use super::partition::{parse_scale, partition, recorded_in, Parts};
 use super::progress::Progress;
 use super::run::{check_lr, settings};
@@ -159,6 +159,18 @@ fn fresh(recipe: &Recipe, backend: Box<dyn Backend>, args: &TrainArgs) -> Result
         return Err(Error::Config("--limit must be positive".into()));
     }
     let data = args.data.as_deref().or(s.data);
+    // An archive in Keras's layout validates on its test arrays, as
+    // `fit(..., validation_data=(x_test, y_test))` would, unless the
+    // command line chose validation samples itself.
+    let implied = match (&args.validation_data, args.validation_split, data) {
+        (None, None, Some(spec)) => implied_validation(spec)?,
+        _ => None,
+    };
+    let validation_split = if implied.is_some() {
+        None
+    } else {
+        validation_split
+    };
     // The scale in effect is recorded, so eval and predict scale other
     // data as this run scaled its own.
     let scale = match (parse_scale(args.scale.as_deref())?, data) {
@@ -171,6 +183,7 @@ fn fresh(recipe: &Recipe, backend: Box<dyn Backend>, args: &TrainArgs) -> Result
         validation_data: args
             .validation_data
             .as_deref()
+            .or(implied.as_deref())
             .map(absolute_spec)
             .transpose()?,
         scale,

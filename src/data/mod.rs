@@ -10,6 +10,8 @@
 //!   (EMNIST with its own class count).
 //! - CIFAR-10 binary batches ([`cifar`]): [`load_cifar10_batches`].
 //! - NumPy `.npy` ([`npy`]): [`read_npy`], [`load_npy_dataset`].
+//! - NumPy `.npz` archives ([`npz`], stored or deflated, e.g. Keras's
+//!   `mnist.npz`): [`npz::read_npz_array`], [`load_npz_dataset`].
 //!
 //! - The real MNIST test set, embedded in the library ([`bundled`]):
 //!   [`bundled::mnist`].
@@ -24,10 +26,12 @@ pub mod bundled;
 pub mod cifar;
 pub mod idx;
 pub mod npy;
+pub mod npz;
 mod scale;
 
 pub use cifar::load_cifar10_batches;
 pub use npy::{load_npy_dataset, read_npy};
+pub use npz::load_npz_dataset;
 pub use scale::Scale;
 
 use std::path::Path;

@@ -10,6 +10,10 @@
 //! (`fortran_order: False`), any number of dimensions. Everything else is an
 //! [`Error::Data`] that says what is unsupported. Declared sizes are checked
 //! against the file's length before anything is allocated for them.
+//!
+//! This reader, not the `ndarray-npy` crate, also decodes the entries of NPZ
+//! archives: [`super::npz`] says why (allocation from a lying header, one
+//! element type fixed at compile time).
 
 use std::path::Path;
 
@@ -196,22 +200,40 @@ pub fn load_npy_dataset(x: &Path, y: &Path, classes: Option<usize>) -> Result<Da
         path: path.to_path_buf(),
         message,
     };
+    pair(
+        xs,
+        (ytype, ys),
+        classes,
+        &|m| fail(x, m),
+        &|m| fail(y, m),
+        &x.display().to_string(),
+    )
+}
+
+/// Inputs and targets read from `.npy` files or NPZ entries, checked and
+/// labels one-hot encoded as [`load_npy_dataset`] says. `fail_x` and
+/// `fail_y` make the error naming where each came from; `x_name` is how the
+/// sample-count mismatch names the inputs.
+pub(crate) fn pair(
+    xs: ArrayD<f32>,
+    (ytype, ys): (NpyDtype, ArrayD<f32>),
+    classes: Option<usize>,
+    fail_x: &dyn Fn(String) -> Error,
+    fail_y: &dyn Fn(String) -> Error,
+    x_name: &str,
+) -> Result<Dataset> {
     if xs.ndim() == 0 {
-        return Err(fail(x, "a 0-dimensional array has no sample axis".into()));
+        return Err(fail_x("a 0-dimensional array has no sample axis".into()));
     }
     if ys.ndim() == 0 {
-        return Err(fail(y, "a 0-dimensional array has no sample axis".into()));
+        return Err(fail_y("a 0-dimensional array has no sample axis".into()));
     }
     if xs.shape()[0] != ys.shape()[0] {
-        return Err(fail(
-            y,
-            format!(
-                "sample count mismatch: y has shape {:?} but x ({}) has shape {:?}",
-                ys.shape(),
-                x.display(),
-                xs.shape()
-            ),
-        ));
+        return Err(fail_y(format!(
+            "sample count mismatch: y has shape {:?} but x ({x_name}) has shape {:?}",
+            ys.shape(),
+            xs.shape()
+        )));
     }
     let ys = match (classes, ys.ndim()) {
         (Some(0), _) => return Err(Error::Config("classes must be at least 1".into())),
@@ -219,29 +241,23 @@ pub fn load_npy_dataset(x: &Path, y: &Path, classes: Option<usize>) -> Result<Da
             let mut out = Array2::zeros((ys.len(), c));
             for (i, &v) in ys.iter().enumerate() {
                 if !(v.is_finite() && v.fract() == 0.0) {
-                    return Err(fail(
-                        y,
-                        format!(
-                            "label {v} at index {i} is not a whole number ({} labels)",
-                            ytype.descr()
-                        ),
-                    ));
+                    return Err(fail_y(format!(
+                        "label {v} at index {i} is not a whole number ({} labels)",
+                        ytype.descr()
+                    )));
                 }
                 if v < 0.0 || v >= c as f32 {
-                    return Err(fail(y, format!("label {v} at index {i} is outside 0..{c}")));
+                    return Err(fail_y(format!("label {v} at index {i} is outside 0..{c}")));
                 }
                 out[[i, v as usize]] = 1.0;
             }
             out.into_dyn()
         }
         (Some(c), 2) if ys.shape()[1] != c => {
-            return Err(fail(
-                y,
-                format!(
+            return Err(fail_y(format!(
                 "y has shape {:?} but {c} classes were asked for ([n] labels or [n, {c}] targets)",
                 ys.shape()
-            ),
-            ))
+            )))
         }
         _ => ys,
     };

@@ -31,6 +31,7 @@ mod data_cifar;
 mod data_fuzz;
 mod data_idx;
 mod data_npy;
+mod data_npz;
 mod data_specs;
 mod grad_snapshots;
 mod jit_differential;
