@@ -91,14 +91,14 @@ unsafe fn compiled(
     // As an integer, so that the closure is `Sync`.
     let bases = bases as usize;
     move |chunk: &mut [f32], lo: usize, hi: usize| {
-        // SAFETY: `f` reads the producer's output only through `src`, at
-        // units `lo..hi`, which is exactly `chunk` (the routine's finished
-        // range, borrowed exclusively for this call); its other reads and
-        // writes, at units `lo..hi` of its map, go through `bases` (valid
-        // for the run, `compiled`'s contract) to buffers the memory plan
-        // keeps apart from every buffer live at the producer; and the
-        // ranges of concurrent calls are disjoint, so no two calls write
-        // the same element.
+        // Why the call is sound: `f` reads the producer's output only
+        // through `src`, at units `lo..hi`, which is exactly `chunk` (the
+        // routine's finished range, borrowed exclusively for this call);
+        // its other reads and writes, at units `lo..hi` of its map, go
+        // through `bases` (valid for the run, `compiled`'s contract) to
+        // buffers the memory plan keeps apart from every buffer live at the
+        // producer; concurrent calls have disjoint ranges.
+        // SAFETY: `f` touches only `chunk` and its own disjoint units.
         unsafe { f(bases as *const *mut f32, chunk.as_mut_ptr(), lo, hi) }
     }
 }

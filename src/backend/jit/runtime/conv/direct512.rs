@@ -199,6 +199,8 @@ fn sums(run: &Run<'_>, taps: &Taps, w: &[f32], o: usize, y: &mut [f32], y_step: 
 /// taps.len`, `p * run.step + taps.image[t] < run.x.len()` and
 /// `taps.filter[t] + c0 + 32 <= w.len()`; `(P - 1) * y_step + c0 + 32 <=
 /// y.len()`.
+// SAFETY: callers keep the `# Safety` invariant (the CPU feature and the
+// extents); every access below is within those extents.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn block<const P: usize>(

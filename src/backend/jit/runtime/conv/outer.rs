@@ -224,6 +224,8 @@ fn accumulate(
 /// # Safety
 ///
 /// As for [`block`].
+// SAFETY: callers keep `block`'s `# Safety` invariant, which this only
+// forwards.
 #[cfg(target_arch = "x86_64")]
 unsafe fn dispatch(
     src: &Source<'_>,
@@ -254,6 +256,8 @@ unsafe fn dispatch(
 /// The CPU supports AVX-512F; for every pixel `p < pixels` and tap `k < T`,
 /// `p * src.step + src.offsets[k] < src.x.len()`; `(pixels - 1) * o + c0 +
 /// 32 <= dy.len()`; `(first + T) * o <= partial.len()`; `c0 + 32 <= o`.
+// SAFETY: callers keep the `# Safety` invariant (the CPU feature and the
+// extents); every access below is within those extents.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn block<const T: usize>(

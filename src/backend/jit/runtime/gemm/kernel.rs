@@ -90,6 +90,9 @@ pub(super) struct Tile {
     pub overwrite: bool,
 }
 
+// SAFETY: a microkernel is unsafe to call because it trusts the tile's
+// pointers and extents and needs its ISA; `Micro::run` calls it only with
+// checked tiles on a CPU that has that ISA.
 type KernelFn = unsafe fn(&Tile);
 
 /// One microkernel and its tile: `mr` rows by `nr` columns of the output.
