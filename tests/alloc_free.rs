@@ -1,9 +1,14 @@
 //! The JIT's train step allocates nothing on the heap: the executable owns
 //! its arena (which holds the GEMM and conv packing workspace too),
-//! base-pointer table, output arrays and thread pool, so a run after the
-//! first only copies. Counted by a global allocator, which is why this is
-//! its own test binary with one test (no other test allocates
-//! concurrently).
+//! base-pointer table, output arrays and thread pool (its threads started
+//! and their buffers sized when it is built), so a run after the first only
+//! copies.
+//!
+//! Counted by a global allocator over the whole process, so nothing else
+//! may run: this binary has no libtest harness (whose main thread does its
+//! own bookkeeping while a test runs), and each case runs in a child
+//! process of its own (a dropped rayon pool's threads exit after the drop
+//! returns, which could overlap the next case).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -91,17 +96,46 @@ fn allocations_per_run(name: &str, batch: usize, threads: usize) -> f64 {
     (ALLOCATIONS.load(Relaxed) - before) as f64 / 3.0
 }
 
-#[test]
-fn the_jit_train_step_allocates_nothing() {
-    // linreg: elementwise kernels and a [b, 1] x [1, 1] product; mnist-mlp:
-    // GEMMs large enough to split over two threads, epilogues and rows
-    // kernels; seed-cnn (at a small batch: this binary is built at the test
-    // profile's opt-level): convs and their gradients, maxpool with its
-    // recorded winners and gradient epilogues, on one and two threads.
-    for (name, batch) in [("linreg", 1024), ("mnist-mlp", 128), ("seed-cnn", 16)] {
+/// The cases: linreg (elementwise kernels and a [b, 1] x [1, 1] product),
+/// mnist-mlp (GEMMs large enough to split over two threads, epilogues and
+/// rows kernels) and seed-cnn at a small batch (this binary is built at the
+/// test profile's opt-level: convs and their gradients, maxpool with its
+/// recorded winners and gradient epilogues), on one and two threads.
+const CASES: [(&str, usize); 3] = [("linreg", 1024), ("mnist-mlp", 128), ("seed-cnn", 16)];
+
+/// Without arguments: runs every case in a child process and fails unless
+/// each reports 0. With `NAME BATCH THREADS`: the child, which prints its
+/// count.
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [name, batch, threads] = args.as_slice() {
+        let n = allocations_per_run(name, batch.parse().unwrap(), threads.parse().unwrap());
+        println!("{n}");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut failed = Vec::new();
+    for (name, batch) in CASES {
         for threads in [1, 2] {
-            let n = allocations_per_run(name, batch, threads);
-            assert_eq!(n, 0.0, "{name} x{threads} allocates {n} times per step");
+            let out = std::process::Command::new(&exe)
+                .args([name, &batch.to_string(), &threads.to_string()])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let verdict = match stdout.trim().parse::<f64>() {
+                Ok(n) if out.status.success() && n == 0.0 => "ok".to_string(),
+                Ok(n) if out.status.success() => format!("FAILED: {n} allocations per step"),
+                _ => format!(
+                    "FAILED: {}\n{stdout}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            };
+            println!("test the_jit_train_step_allocates_nothing {name} x{threads} ... {verdict}");
+            if verdict != "ok" {
+                failed.push(format!("{name} x{threads}"));
+            }
         }
     }
+    assert!(failed.is_empty(), "the train step allocates: {failed:?}");
 }

@@ -33,7 +33,7 @@ use codegen::Descriptors;
 use executable::Compiled;
 use plan::memory::{plan_memory, ArgPlace, MemoryPlan};
 pub use profile::{KernelTime, Profile};
-use threads::{uses_threads, worth_threads};
+use threads::{start_pool, uses_threads, worth_threads};
 
 /// The JIT backend and its options.
 #[derive(Clone, Copy, Debug)]
@@ -236,12 +236,7 @@ impl Backend for Jit {
             ..
         } = generate(&planned, threads, false)?;
         let pool = if threads > 1 && uses_threads(&planned.memory.kernels, &pieces) {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.threads)
-                .thread_name(|i| format!("triceratops-jit-{i}"))
-                .build()
-                .map_err(|e| Error::Jit(format!("starting {} threads: {e}", self.threads)))?;
-            Some(pool)
+            Some(start_pool(self.threads, &planned.memory.kernels)?)
         } else {
             None
         };

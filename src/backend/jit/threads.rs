@@ -2,7 +2,9 @@
 //! its parallel kernels against the cost of entering the pool.
 
 use super::plan::Kernel;
+use super::runtime::pool;
 use super::{codegen, profile, Planned};
+use crate::error::{Error, Result};
 
 /// Seconds of single-thread work in a step's parallel kernels below which
 /// the step runs on one thread: handing a step to the pool and waking its
@@ -54,4 +56,25 @@ pub(super) fn uses_threads(kernels: &[Kernel], pieces: &[usize]) -> bool {
                 _ => false,
             }
     })
+}
+
+/// The executable's pool of `threads` threads, each started and holding
+/// the per-thread buffers `kernels` need, so that no step allocates (a
+/// thread that first gets work in a later step would otherwise size them
+/// then).
+pub(super) fn start_pool(threads: usize, kernels: &[Kernel]) -> Result<rayon::ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("triceratops-jit-{i}"))
+        .build()
+        .map_err(|e| Error::Jit(format!("starting {threads} threads: {e}")))?;
+    let pools: Vec<pool::PoolDesc> = kernels
+        .iter()
+        .filter_map(|k| match k {
+            Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } => Some(*desc),
+            _ => None,
+        })
+        .collect();
+    pool::warm_threads(&pool, &pools);
+    Ok(pool)
 }

@@ -32,6 +32,7 @@ pub use shims::{
 };
 
 use rayon::prelude::*;
+pub use winners::warm_threads;
 use winners::{with_winners, Winners};
 
 use super::epilogue::Epilogue;

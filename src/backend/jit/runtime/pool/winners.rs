@@ -27,6 +27,18 @@ pub(super) fn with_winners<R>(d: &PoolDesc, f: impl FnOnce(&mut Winners) -> R) -
     })
 }
 
+/// Starts every thread of `pool` and sizes its [`Winners`] for each of
+/// `descs` in turn (so for the largest): the executable calls this once when
+/// it is built, so that no step allocates winners, whichever threads its
+/// windows land on and however late a thread first gets one.
+pub fn warm_threads(pool: &rayon::ThreadPool, descs: &[PoolDesc]) {
+    pool.broadcast(|_| {
+        for d in descs {
+            with_winners(d, |_| ());
+        }
+    });
+}
+
 /// Per channel, the number of the best tap so far and its value; the
 /// window's taps' image offsets (`None` in the padding).
 #[derive(Default)]
