@@ -25,6 +25,7 @@ pub mod cli;
 pub mod compile;
 pub mod data;
 pub mod error;
+pub mod explore;
 pub mod keras;
 pub mod models;
 pub mod output;
