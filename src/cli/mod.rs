@@ -350,4 +350,42 @@ pub enum Command {
         #[command(flatten)]
         passes: PassFlags,
     },
+    /// Write one self-contained HTML page with every compiler stage of a model side by side.
+    #[command(after_help = "The page shows the model summary and train-step signature, then one \
+        column per stage (forward graph, train step after autodiff, optimized graph, kernel plan, \
+        CLIF of the selected kernel); selecting a value or kernel highlights where it came from \
+        and where it went. Below: the pass report, per-kernel time on the JIT and the \
+        interpreter, and the optimized train step's dataflow graph. It needs no network and \
+        opens from disk.\n\nExamples:\n  \
+        triceratops explore --model mnist-mlp --optimizer adam --out mlp.html\n  \
+        triceratops explore --model seed-cnn --out cnn.json --format json --profile-steps 0")]
+    Explore {
+        /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
+        #[arg(long)]
+        model: String,
+        #[command(flatten)]
+        recipe: Recipe,
+        #[command(flatten)]
+        passes: PassFlags,
+        /// Where to write the page (or the JSON).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// html: the page; json: the data the page shows.
+        #[arg(long, value_enum, default_value = "html")]
+        format: ExploreFormat,
+        /// Train steps timed on the JIT and on the interpreter for the per-kernel profile
+        /// (0: no profile; the page then says so).
+        #[arg(long, default_value_t = 5)]
+        profile_steps: usize,
+        /// JIT threads for the kernel plan shown and the profile.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
+}
+
+/// What `explore` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExploreFormat {
+    Html,
+    Json,
 }

@@ -7,11 +7,14 @@ use super::evaluate::{eval, predict, Selection};
 use super::image::{predict_images, ImageOptions};
 use super::stdout;
 use super::train::{train, TrainArgs};
-use super::{BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, Recipe};
+use super::{
+    threads, BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, ExploreFormat, Recipe,
+};
+use crate::explore::ExploreOptions;
 use crate::backend::jit::{clif_text, kernels_text, plan_graph};
 use crate::backend::{Backend, Interpreter, Jit};
 use crate::compile::{
-    optimize, predict_step, train_step, ArgRole, CompileSpec, CompiledGraph, Passes,
+    optimize, predict_step, state_layout, train_step, CompileSpec, Passes,
 };
 use crate::error::{Error, Result};
 use crate::ir::analysis::to_dot;
@@ -21,7 +24,6 @@ use crate::keras::metrics::Metric;
 use crate::keras::optimizers::{Convention, Optimizer};
 use crate::keras::{json, Sequential};
 use crate::models::{builtin, Builtin, NAMES};
-use crate::state::StateLayout;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -123,6 +125,25 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             predict(&checkpoint, selection)
         }
+        Command::Explore {
+            model,
+            recipe,
+            passes,
+            out,
+            format,
+            profile_steps,
+            threads: n,
+        } => explore(
+            &model,
+            &recipe,
+            passes.passes()?,
+            &out,
+            format,
+            ExploreOptions {
+                profile_steps,
+                threads: threads(Some(n))?,
+            },
+        ),
         Command::Bench {
             model,
             recipe,
@@ -286,16 +307,31 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<(
     Ok(())
 }
 
-/// The state layout a model compiled to `train` has: its state arguments
-/// in signature order, as `Model::new` lays them out.
-fn state_layout(train: &CompiledGraph) -> Result<StateLayout> {
-    StateLayout::new(
-        train
-            .signature
-            .state_args()
-            .filter_map(|(_, a)| match a.role {
-                ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
-                _ => None,
-            }),
-    )
+
+fn explore(
+    model: &str,
+    recipe: &Recipe,
+    passes: Passes,
+    out: &Path,
+    format: ExploreFormat,
+    options: ExploreOptions,
+) -> Result<()> {
+    let s = settings(model, recipe)?;
+    let spec = CompileSpec::new(&s.model, s.optimizer, s.loss, &s.metrics, passes);
+    let report = crate::explore::explore(&s.model, &spec, s.batch_size, &options)?;
+    let text = match format {
+        ExploreFormat::Html => crate::explore::html::render_html(&report),
+        ExploreFormat::Json => serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::Config(format!("serializing the report: {e}")))?,
+    };
+    crate::output::check_writable(out)?;
+    crate::output::write_atomically(out, "explore report", text.as_bytes())?;
+    eprintln!(
+        "wrote {} ({} stages, {} kernels, {} KiB)",
+        out.display(),
+        5,
+        report.kernels.kernels.len(),
+        text.len() / 1024
+    );
+    Ok(())
 }

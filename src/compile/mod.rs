@@ -22,22 +22,26 @@
 
 mod guard;
 mod signature;
+pub mod trace;
 
 use std::collections::HashMap;
 
 pub use signature::{updated_args, ArgRole, ArgSpec, OutputRole, OutputSpec, Signature};
 
 use crate::error::{Error, Result};
-use crate::ir::{canonicalize, grad, Graph, ValueId};
+use crate::ir::autodiff::grad_traced;
+use crate::ir::{canonicalize, Graph, ValueId};
 use crate::keras::layers::Mode;
 use crate::keras::losses::Loss;
 use crate::keras::metrics::Metric;
 use crate::keras::optimizers::{Optimizer, SlotInit};
 use crate::keras::sequential::Forward;
 use crate::keras::Sequential;
-use crate::state::StateKind;
+use crate::state::{StateKind, StateLayout};
 
+pub use trace::{Origin, TrainTrace, ValueOrigin};
 pub use triceratops_passes::{PassOptions, PassReport};
+use trace::Marks;
 
 /// Whether compiled graphs go through the egg passes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -148,6 +152,43 @@ pub fn optimize(
     Ok((compiled, report))
 }
 
+/// [`optimize`], also returning each optimized value's lineage: the values
+/// of `compiled`'s graph it stands for (itself, the values the passes
+/// merged into its e-class, the nodes fused into it).
+pub fn optimize_traced(
+    compiled: CompiledGraph,
+    passes: Passes,
+) -> Result<(CompiledGraph, Option<PassReport>, Vec<Vec<ValueId>>)> {
+    let original = compiled.graph.clone();
+    let (optimized, report) = optimize(compiled, passes)?;
+    // Until the passes report their lineage: the value of the same name.
+    let lineage = optimized
+        .graph
+        .ids()
+        .map(|v| {
+            original
+                .lookup(optimized.graph.value_name(v))
+                .into_iter()
+                .collect()
+        })
+        .collect();
+    Ok((optimized, report, lineage))
+}
+
+/// The state layout a model compiled to `train` has: its state arguments
+/// in signature order, as `Model::new` lays them out.
+pub fn state_layout(train: &CompiledGraph) -> Result<StateLayout> {
+    StateLayout::new(
+        train
+            .signature
+            .state_args()
+            .filter_map(|(_, a)| match a.role {
+                ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
+                _ => None,
+            }),
+    )
+}
+
 /// The shape of the targets `y` for a batch: the model's output shape, or
 /// without its class axis for sparse labels.
 pub fn target_shape(model: &Sequential, loss: Loss, batch: usize) -> Vec<usize> {
@@ -234,7 +275,8 @@ impl Roles {
     }
 }
 
-/// Forward, loss and metrics on `x`, `y`; returns the forward pass and the loss.
+/// Forward, loss and metrics on `x`, `y`; returns the forward pass, the
+/// loss and the metrics.
 fn forward_loss(
     g: &mut Graph,
     roles: &mut Roles,
@@ -242,7 +284,7 @@ fn forward_loss(
     spec: &CompileSpec,
     batch: usize,
     mode: Mode,
-) -> Result<(Forward, ValueId)> {
+) -> Result<(Forward, ValueId, Vec<ValueId>)> {
     let x = g.input("x", input_shape(model, batch))?;
     let y = g.input("y", target_shape(model, spec.loss, batch))?;
     roles.arg(x, ArgRole::X);
@@ -263,11 +305,13 @@ fn forward_loss(
     .map_err(|e| Error::Config(format!("loss {:?}: {e}", spec.loss)))?;
     g.rename(loss, "loss")?;
     roles.output(g, "loss", loss, OutputRole::Loss)?;
+    let mut metrics = Vec::new();
     for (name, metric) in &spec.metrics {
         let m = metric.build(g, fwd.output, y)?;
         roles.output(g, name, m, OutputRole::Metric)?;
+        metrics.push(m);
     }
-    Ok((fwd, loss))
+    Ok((fwd, loss, metrics))
 }
 
 /// The train step for `batch` samples, and the optimizer's slot initial values.
@@ -276,19 +320,46 @@ pub fn train_step(
     spec: &CompileSpec,
     batch: usize,
 ) -> Result<(CompiledGraph, Vec<SlotInit>)> {
+    let (g, roles, slots, _) = build_train_step(model, spec, batch, false)?;
+    Ok((roles.finish(g, spec.passes)?, slots))
+}
+
+/// [`train_step`] with the provenance of its values (`explore`).
+pub fn traced_train_step(
+    model: &Sequential,
+    spec: &CompileSpec,
+    batch: usize,
+) -> Result<(CompiledGraph, Vec<SlotInit>, TrainTrace)> {
+    let (g, roles, slots, trace) = build_train_step(model, spec, batch, true)?;
+    let trace = trace.expect("asked for");
+    Ok((roles.finish(g, spec.passes)?, slots, trace))
+}
+
+/// The train-step graph as built (before canonicalization), the roles of
+/// its arguments and outputs, the slots, and with `traced` its provenance.
+fn build_train_step(
+    model: &Sequential,
+    spec: &CompileSpec,
+    batch: usize,
+    traced: bool,
+) -> Result<(Graph, Roles, Vec<SlotInit>, Option<TrainTrace>)> {
     let mut g = Graph::new(&format!("{}.train_step", model.name));
     let mut roles = Roles::default();
-    let (fwd, loss) = forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Train)?;
+    let (fwd, loss, metrics) = forward_loss(&mut g, &mut roles, model, spec, batch, Mode::Train)?;
+    let forward = traced.then(|| g.clone());
     let scalars = spec.optimizer.declare_step_inputs(&mut g)?;
     for (&v, s) in scalars.iter().zip(spec.optimizer.step_scalars()) {
         roles.arg(v, ArgRole::StepScalar(s));
     }
     let step = g.state("step", [])?;
     roles.arg(step, ArgRole::State(StateKind::Step));
-    let grads = grad(&mut g, loss, &fwd.params)?;
+    let grad_start = g.len();
+    let (grads, created_by) = grad_traced(&mut g, loss, &fwd.params)?;
+    let guard_start = g.len();
     let finite = guard::all_finite(&mut g, loss, &grads)?;
     g.rename(finite, "finite")?;
     roles.output(&mut g, "finite", finite, OutputRole::Finite)?;
+    let guard = guard_start..g.len();
     let pairs: Vec<(ValueId, ValueId)> = fwd.params.iter().copied().zip(grads).collect();
     let slots = spec.optimizer.apply(&mut g, &scalars, &pairs)?;
     for slot in &slots {
@@ -300,7 +371,18 @@ pub fn train_step(
     let one = g.scalar(1.0)?;
     let next = g.add(step, one)?;
     g.add_update(step, next)?;
-    Ok((roles.finish(g, spec.passes)?, slots))
+    let trace = forward.map(|forward| {
+        let marks = Marks {
+            forward: &fwd,
+            loss,
+            metrics,
+            grad_start,
+            created_by,
+            guard,
+        };
+        trace::trace(&g, forward, &marks)
+    });
+    Ok((g, roles, slots, trace))
 }
 
 /// Forward, loss and metrics without updates.

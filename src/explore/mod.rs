@@ -1,4 +1,10 @@
 //! `triceratops explore`: every compiler stage of one model side by side,
 //! with provenance links between them (`report.rs` is the data).
 
+mod build;
+pub mod html;
+pub mod layout;
+mod profile;
 pub mod report;
+
+pub use build::{explore, ExploreOptions};

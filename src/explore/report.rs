@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+pub use crate::compile::Origin;
+
 /// Everything the page shows.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -73,26 +75,6 @@ pub struct LayerInfo {
     /// The Keras class, e.g. `Dense`.
     pub class: String,
     pub params: Vec<String>,
-}
-
-/// Where a value of the train step came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    /// An argument: batch, step scalar or state.
-    Input,
-    /// A layer's forward computation.
-    Forward,
-    /// The loss on the model's output.
-    Loss,
-    /// A metric.
-    Metric,
-    /// The gradient of a layer's computation (autodiff).
-    Backward,
-    /// The all-finite guard over the loss and gradients.
-    Guard,
-    /// An optimizer update (a parameter's, its slots', or the step count's).
-    Optimizer,
 }
 
 /// One graph in the text format with, per value, where its line is and

@@ -2,6 +2,8 @@
 //! against its input as it is added (as Keras does once the input shape is
 //! known), and lowered to one forward graph.
 
+use std::ops::Range;
+
 use super::layers::{in_layer, keras_shape, layer_error, Layer, LowerCtx, Mode, ParamSpec};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Role, ValueId};
@@ -44,6 +46,9 @@ pub struct Forward {
     /// The inputs the layers declared for their randomness (dropout noise,
     /// uniform in [0, 1)), in model order; empty in inference mode.
     pub noise: Vec<ValueId>,
+    /// Each layer's name and the node indices it appended (its parameters
+    /// included), in model order: the provenance `explore` shows.
+    pub layer_nodes: Vec<(String, Range<usize>)>,
 }
 
 impl Sequential {
@@ -145,6 +150,7 @@ impl Sequential {
         let mut noise = Vec::new();
         let mut h = x;
         let mut logits = None;
+        let mut layer_nodes = Vec::new();
         for (i, placed) in self.layers.iter().enumerate() {
             let before = g.len();
             let at = in_layer(&placed.name, &placed.layer);
@@ -174,12 +180,14 @@ impl Sequential {
             }
             // Inputs a layer declares itself can only be its noise.
             noise.extend(g.args(Role::Input).filter(|v| v.index() >= before));
+            layer_nodes.push((placed.name.clone(), before..g.len()));
         }
         Ok(Forward {
             output: h,
             logits,
             params,
             noise,
+            layer_nodes,
         })
     }
 

@@ -13,13 +13,31 @@ use crate::graph::{Graph, NodeKind, ValueId};
 /// `grad.<name of wrt>` when that name is free, so printed graphs read well.
 /// On error the graph is left unchanged.
 pub fn grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<ValueId>> {
-    let mut work = graph.clone();
-    let grads = build_grad(&mut work, loss, wrt)?;
-    *graph = work;
-    Ok(grads)
+    Ok(grad_traced(graph, loss, wrt)?.0)
 }
 
-fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<ValueId>> {
+/// [`grad`], also returning, for every node it appended (in order), the
+/// value whose rule created it: the forward node whose VJP (or adjoint
+/// accumulation) it belongs to, `loss` for the seed, or the `wrt` value for
+/// a zero gradient. This is the provenance `explore` shows.
+pub fn grad_traced(
+    graph: &mut Graph,
+    loss: ValueId,
+    wrt: &[ValueId],
+) -> Result<(Vec<ValueId>, Vec<ValueId>)> {
+    let mut work = graph.clone();
+    let mut created_by = Vec::new();
+    let grads = build_grad(&mut work, loss, wrt, &mut created_by)?;
+    *graph = work;
+    Ok((grads, created_by))
+}
+
+fn build_grad(
+    graph: &mut Graph,
+    loss: ValueId,
+    wrt: &[ValueId],
+    created_by: &mut Vec<ValueId>,
+) -> Result<Vec<ValueId>> {
     let forward_len = graph.len();
     for &v in wrt.iter().chain([&loss]) {
         if v.index() >= graph.len() {
@@ -36,6 +54,10 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
     let on_path = on_path(graph, loss, wrt);
     let mut adjoint: Vec<Option<ValueId>> = vec![None; graph.len()];
     adjoint[loss.index()] = Some(graph.scalar(1.0)?);
+    let mut credit = |graph: &Graph, by: ValueId| {
+        created_by.resize(graph.len() - forward_len, by);
+    };
+    credit(graph, loss);
 
     // Reverse topological order: every user of a value is visited before it,
     // so its adjoint is complete when its own rule runs.
@@ -64,6 +86,7 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
                 Some(acc) => graph.add(acc, g)?,
             });
         }
+        credit(graph, y);
     }
 
     let mut grads = Vec::with_capacity(wrt.len());
@@ -73,7 +96,9 @@ fn build_grad(graph: &mut Graph, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
             None => {
                 let zero = graph.scalar(0.0)?;
                 let shape = graph.shape(w).clone();
-                graph.broadcast_to(zero, shape)?
+                let g = graph.broadcast_to(zero, shape)?;
+                credit(graph, w);
+                g
             }
         };
         let name = format!("grad.{}", graph.value_name(w));

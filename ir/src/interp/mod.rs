@@ -131,6 +131,20 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
     graph: &'g Graph,
     args: Vec<ArrayViewD<'a, T>>,
 ) -> Result<Evaluation<'g, 'a, T>> {
+    evaluate_args_timed(graph, args, None)
+}
+
+/// [`evaluate_args`], adding each node's wall time to `times[node]` when
+/// given (`explore`'s per-kernel profile; a multi-result `fused` kernel
+/// counts at the first of its nodes, where its body runs).
+pub fn evaluate_args_timed<'g, 'a, T: Scalar>(
+    graph: &'g Graph,
+    args: Vec<ArrayViewD<'a, T>>,
+    mut times: Option<&mut [std::time::Duration]>,
+) -> Result<Evaluation<'g, 'a, T>> {
+    if let Some(t) = &times {
+        assert_eq!(t.len(), graph.len(), "one time per node");
+    }
     let expected = graph.arguments().count();
     if args.len() != expected {
         return Err(IrError::ArgumentCount {
@@ -145,6 +159,7 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
     // not yet taken by their own node: the body runs once per kernel.
     let mut siblings: HashMap<SiblingKey, Vec<Option<ArrayD<T>>>> = HashMap::new();
     for (id, node) in graph.ids().zip(graph.nodes()) {
+        let start = times.is_some().then(std::time::Instant::now);
         let value = match &node.kind {
             NodeKind::Arg(role) => {
                 let array = args.next().expect("counted above");
@@ -194,6 +209,9 @@ pub fn evaluate_args<'g, 'a, T: Scalar>(
             }
         };
         values.push(value);
+        if let (Some(t), Some(start)) = (times.as_deref_mut(), start) {
+            t[id.index()] += start.elapsed();
+        }
     }
     Ok(Evaluation { graph, values })
 }

@@ -123,6 +123,25 @@ pub fn kernels_text(planned: &Planned) -> String {
     plan::print_plan(&planned.graph, &planned.memory)
 }
 
+/// The CLIF of each kernel's functions (its pieces and epilogue range
+/// function included), by kernel, as `--emit clif` prints them.
+pub fn clif_by_kernel(planned: &Planned) -> Result<Vec<String>> {
+    let native = generate(planned, 1, true)?;
+    let mut by_kernel = vec![String::new(); planned.memory.kernels.len()];
+    for (name, text) in native.clif {
+        // Kernel functions are named `k<index>_<kind>[_<piece>]` or
+        // `k<index>_epilogue`; the guard has no kernel.
+        let kernel = name
+            .strip_prefix('k')
+            .and_then(|r| r.split('_').next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(text_of) = kernel.and_then(|k| by_kernel.get_mut(k)) {
+            text_of.push_str(&format!(";; {name}\n{text}\n"));
+        }
+    }
+    Ok(by_kernel)
+}
+
 /// `--emit clif`: the CLIF of every generated function.
 pub fn clif_text(planned: &Planned) -> Result<String> {
     let native = generate(planned, 1, true)?;

@@ -98,7 +98,8 @@ impl RowStep {
 }
 
 impl RowsKernel {
-    fn produced(&self) -> Vec<ValueId> {
+    /// Every value the kernel computes, in registers or to a buffer.
+    pub fn produced(&self) -> Vec<ValueId> {
         self.steps.iter().flat_map(RowStep::outputs).collect()
     }
 
