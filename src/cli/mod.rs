@@ -351,14 +351,16 @@ pub enum Command {
         passes: PassFlags,
     },
     /// Write one self-contained HTML page with every compiler stage of a model side by side.
-    #[command(after_help = "The page shows the model summary and train-step signature, then one \
+    #[command(
+        after_help = "The page shows the model summary and train-step signature, then one \
         column per stage (forward graph, train step after autodiff, optimized graph, kernel plan, \
         CLIF of the selected kernel); selecting a value or kernel highlights where it came from \
         and where it went. Below: the pass report, per-kernel time on the JIT and the \
         interpreter, and the optimized train step's dataflow graph. It needs no network and \
         opens from disk.\n\nExamples:\n  \
         triceratops explore --model mnist-mlp --optimizer adam --out mlp.html\n  \
-        triceratops explore --model seed-cnn --out cnn.json --format json --profile-steps 0")]
+        triceratops explore --model seed-cnn --out cnn.json --format json --profile-steps 0"
+    )]
     Explore {
         /// A built-in model (linreg, mnist-mlp, seed-cnn) or a Keras model.to_json() file.
         #[arg(long)]

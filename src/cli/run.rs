@@ -8,15 +8,14 @@ use super::image::{predict_images, ImageOptions};
 use super::stdout;
 use super::train::{train, TrainArgs};
 use super::{
-    threads, BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, ExploreFormat, Recipe,
+    threads, BackendChoice, BackendFlags, Cli, Command, ConventionChoice, Emit, ExploreFormat,
+    Recipe,
 };
-use crate::explore::ExploreOptions;
 use crate::backend::jit::{clif_text, kernels_text, plan_graph};
 use crate::backend::{Backend, Interpreter, Jit};
-use crate::compile::{
-    optimize, predict_step, state_layout, train_step, CompileSpec, Passes,
-};
+use crate::compile::{optimize, predict_step, state_layout, train_step, CompileSpec, Passes};
 use crate::error::{Error, Result};
+use crate::explore::ExploreOptions;
 use crate::ir::analysis::to_dot;
 use crate::ir::text::print;
 use crate::keras::losses::Loss;
@@ -306,7 +305,6 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<(
     stdout::text(format_args!("{text}"));
     Ok(())
 }
-
 
 fn explore(
     model: &str,

@@ -39,9 +39,9 @@ use crate::keras::sequential::Forward;
 use crate::keras::Sequential;
 use crate::state::{StateKind, StateLayout};
 
+use trace::Marks;
 pub use trace::{Origin, TrainTrace, ValueOrigin};
 pub use triceratops_passes::{PassOptions, PassReport};
-use trace::Marks;
 
 /// Whether compiled graphs go through the egg passes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::ir::analysis::canonicalize_traced;
 use crate::ir::{Graph, NodeKind, ValueId};
 use crate::keras::sequential::Forward;
 
@@ -55,6 +56,9 @@ pub struct TrainTrace {
     /// Every value of the train-step graph as built (before
     /// canonicalization), by name.
     pub origins: HashMap<String, ValueOrigin>,
+    /// The name each value as built has after canonicalization (the node it
+    /// was merged into); dead values are absent.
+    pub canonical: HashMap<String, String>,
 }
 
 /// Node indices recorded while the train step was built.
@@ -79,45 +83,66 @@ pub(super) fn trace(g: &Graph, forward: Graph, marks: &Marks) -> TrainTrace {
             params: vec![],
         })
         .collect();
-    let computed = |i: usize, origin: Origin| match g.node(ValueId::new(i)).kind {
-        NodeKind::Arg(_) => Origin::Input,
-        _ => origin,
+    // Arguments a stage declares (parameters, slots, noise) stay inputs.
+    let mark = |by_index: &mut [ValueOrigin], range: Range<usize>, origin: Origin| {
+        for (i, o) in range.clone().zip(&mut by_index[range]) {
+            o.origin = match g.node(ValueId::new(i)).kind {
+                NodeKind::Arg(_) => Origin::Input,
+                _ => origin,
+            };
+        }
     };
     let mut layers_end = 0;
     for (layer, range) in &marks.forward.layer_nodes {
-        for i in range.clone() {
-            by_index[i].origin = computed(i, Origin::Forward);
-            by_index[i].layers = vec![layer.clone()];
+        mark(&mut by_index, range.clone(), Origin::Forward);
+        for o in &mut by_index[range.clone()] {
+            o.layers = vec![layer.clone()];
         }
         layers_end = range.end;
     }
+    // The loss's nodes end at the loss, each metric's at its value.
     let mut start = layers_end;
-    for (end, origin) in std::iter::once((marks.loss.index() + 1, Origin::Loss))
-        .chain(marks.metrics.iter().map(|m| (m.index() + 1, Origin::Metric)))
-    {
-        for i in start.max(layers_end)..end.max(start) {
-            by_index[i].origin = computed(i, origin);
-        }
+    let ends = std::iter::once((marks.loss.index() + 1, Origin::Loss)).chain(
+        marks
+            .metrics
+            .iter()
+            .map(|m| (m.index() + 1, Origin::Metric)),
+    );
+    for (end, origin) in ends {
+        mark(&mut by_index, start..end.max(start), origin);
         start = start.max(end);
     }
     for (k, by) in marks.created_by.iter().enumerate() {
-        let i = marks.grad_start + k;
-        by_index[i].origin = Origin::Backward;
-        by_index[i].layers = by_index[by.index()].layers.clone();
+        let layers = by_index[by.index()].layers.clone();
+        let o = &mut by_index[marks.grad_start + k];
+        o.origin = Origin::Backward;
+        o.layers = layers;
     }
-    for i in marks.guard.clone() {
-        by_index[i].origin = computed(i, Origin::Guard);
-    }
-    for i in marks.guard.end..g.len() {
-        by_index[i].origin = computed(i, Origin::Optimizer);
-    }
+    mark(&mut by_index, marks.guard.clone(), Origin::Guard);
+    mark(&mut by_index, marks.guard.end..g.len(), Origin::Optimizer);
     attribute_updates(g, marks, &mut by_index);
     let origins = g
         .ids()
         .zip(by_index)
         .map(|(v, o)| (g.value_name(v).to_string(), o))
         .collect();
-    TrainTrace { forward, origins }
+    let (canonical_graph, remap) = canonicalize_traced(g);
+    let canonical = g
+        .ids()
+        .zip(remap)
+        .filter_map(|(v, c)| {
+            let c = c?;
+            Some((
+                g.value_name(v).to_string(),
+                canonical_graph.value_name(c).to_string(),
+            ))
+        })
+        .collect();
+    TrainTrace {
+        forward,
+        origins,
+        canonical,
+    }
 }
 
 /// Marks every optimizer value with the parameters whose update (of the
@@ -128,7 +153,12 @@ fn attribute_updates(g: &Graph, marks: &Marks, by_index: &mut [ValueOrigin]) {
         .forward
         .params
         .iter()
-        .map(|&p| (g.value_name(p).to_string(), by_index[p.index()].layers.clone()))
+        .map(|&p| {
+            (
+                g.value_name(p).to_string(),
+                by_index[p.index()].layers.clone(),
+            )
+        })
         .collect();
     let opt_start = marks.guard.end;
     for update in g.updates() {

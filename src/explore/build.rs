@@ -12,8 +12,8 @@ use super::report::*;
 use crate::backend::jit::plan::Kernel;
 use crate::backend::jit::{clif_by_kernel, kernels_text, plan_graph, Planned};
 use crate::compile::{
-    optimize_traced, state_layout, traced_train_step, ArgRole, CompileSpec, OutputRole, Passes,
-    PassReport, TrainTrace, ValueOrigin,
+    optimize_traced, state_layout, traced_train_step, ArgRole, CompileSpec, OutputRole, PassReport,
+    Passes, TrainTrace, ValueOrigin,
 };
 use crate::error::Result;
 use crate::ir::text::print;
@@ -225,16 +225,19 @@ fn forward_stage(trace: &TrainTrace) -> GraphStage {
 }
 
 fn train_stage(g: &Graph, trace: &TrainTrace) -> GraphStage {
+    // Each train value stands for the forward values canonicalization
+    // kept as it or merged into it.
+    let mut from: HashMap<&str, Vec<String>> = HashMap::new();
+    for v in trace.forward.ids() {
+        let name = trace.forward.value_name(v);
+        if let Some(c) = trace.canonical.get(name) {
+            from.entry(c.as_str()).or_default().push(name.to_string());
+        }
+    }
     graph_stage(
         g,
         |v| traced(trace, g.value_name(v)),
-        |v| {
-            let name = g.value_name(v);
-            match trace.forward.lookup(name) {
-                Some(_) => vec![name.to_string()],
-                None => vec![],
-            }
-        },
+        |v| from.get(g.value_name(v)).cloned().unwrap_or_default(),
     )
 }
 
@@ -317,7 +320,10 @@ fn kernel_stage(planned: &Planned, opt: &GraphStage, clif: Vec<String>) -> Kerne
                 name: format!("k{k}"),
                 kind: kernel.kind_name().to_string(),
                 lines: starts[k],
-                values: values.iter().map(|&v| g.value_name(v).to_string()).collect(),
+                values: values
+                    .iter()
+                    .map(|&v| g.value_name(v).to_string())
+                    .collect(),
                 origins: origins.into_iter().collect(),
                 layers: layers.into_iter().collect(),
                 params: params.into_iter().collect(),

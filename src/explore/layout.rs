@@ -7,7 +7,12 @@ pub struct LayoutInput {
     pub operands: Vec<usize>,
 }
 pub fn lay_out(nodes: &[LayoutInput]) -> Dataflow {
-    let pos = |i: usize| ((i % 10) as f64 * 100.0 + 50.0, (i / 10) as f64 * 40.0 + 20.0);
+    let pos = |i: usize| {
+        (
+            (i % 10) as f64 * 100.0 + 50.0,
+            (i / 10) as f64 * 40.0 + 20.0,
+        )
+    };
     Dataflow {
         width: 1000.0,
         height: (nodes.len() / 10 + 1) as f64 * 40.0,

@@ -43,7 +43,9 @@ pub fn measure(
         exe.run_in_place(&views, &mut state)?;
         jit_steps.push(start.elapsed());
     }
-    let profile = exe.profile().expect("a profiled JIT keeps its kernel times");
+    let profile = exe
+        .profile()
+        .expect("a profiled JIT keeps its kernel times");
     let kernels = &planned.memory.kernels;
     let same_plan = profile.kernels.len() == kernels.len()
         && profile
@@ -166,7 +168,9 @@ fn graph_args<'a>(
         .args
         .iter()
         .map(|a| match a.role {
-            ArgRole::State(_) => state.view(&a.name).expect("the layout has every state argument"),
+            ArgRole::State(_) => state
+                .view(&a.name)
+                .expect("the layout has every state argument"),
             _ => batch.next().expect("one view per batch argument").clone(),
         })
         .collect()

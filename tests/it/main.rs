@@ -33,6 +33,7 @@ mod data_idx;
 mod data_npy;
 mod data_npz;
 mod data_specs;
+mod explore_report;
 mod grad_snapshots;
 mod jit_differential;
 mod jit_epilogue;

@@ -21,6 +21,12 @@ use crate::types::TensorType;
 /// node's name, unless that name was automatic (`17`, `c17`) and a later
 /// duplicate had a readable one (`loss`, `grad.w`), which it then takes.
 pub fn canonicalize(graph: &Graph) -> Graph {
+    canonicalize_traced(graph).0
+}
+
+/// [`canonicalize`], also returning where each value of `graph` went: its
+/// copy, the node it was merged into, or `None` when it was dead.
+pub fn canonicalize_traced(graph: &Graph) -> (Graph, Vec<Option<ValueId>>) {
     let live = live_values(graph);
     let mut out = Graph::new(graph.name());
     let mut remap: Vec<Option<ValueId>> = vec![None; graph.len()];
@@ -74,7 +80,7 @@ pub fn canonicalize(graph: &Graph) -> Graph {
         remap[id.index()] = Some(new);
     }
     copy_roots(graph, &mut out, &remap);
-    out
+    (out, remap)
 }
 
 /// Names the builder makes up: a node index (`17`, `17_2`) or a constant's

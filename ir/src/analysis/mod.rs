@@ -17,7 +17,7 @@ mod dot;
 mod liveness;
 mod users;
 
-pub use canonical::canonicalize;
+pub use canonical::{canonicalize, canonicalize_traced};
 pub use dataflow::{dataflow, eliminate_dead_code, live_values};
 pub use dot::to_dot;
 pub use liveness::{default_schedule, LastUse, Liveness};
