@@ -476,4 +476,129 @@ block2:
         let html = render_html(&sample_report());
         std::fs::write(std::env::temp_dir().join("explore-dev.html"), html).unwrap();
     }
+
+    /// A report the size of a real CNN's (`n` values per stage, a CLIF
+    /// listing of a few hundred lines per kernel).
+    fn big_report(n: usize) -> Report {
+        let mut r = sample_report();
+        let origins = [
+            Origin::Input,
+            Origin::Forward,
+            Origin::Loss,
+            Origin::Backward,
+            Origin::Guard,
+            Origin::Optimizer,
+        ];
+        let mut text = String::from("graph big.train_step {\n");
+        let mut values = Vec::new();
+        let mut inputs = Vec::new();
+        for i in 0..n {
+            let a = i.saturating_sub(1 + i % 7);
+            let b = i / 2;
+            if i < 3 {
+                text.push_str(&format!("  param %v{i}: f32[128,10]\n"));
+            } else {
+                text.push_str(&format!("  %v{i}: f32[128,10] = add %v{a}, %v{b}\n"));
+            }
+            let layer = format!("layer_{}", i * 8 / n);
+            let mut val = v(
+                &format!("v{i}"),
+                i + 1,
+                "add",
+                origins[i % origins.len()],
+                &[layer.as_str()],
+                &[],
+            );
+            val.from = vec![format!("v{i}")];
+            val.kernel = Some(i / 4);
+            values.push(val);
+            let operands = if i < 3 { vec![] } else { vec![a, b] };
+            inputs.push(LayoutInput {
+                name: format!("v{i}"),
+                label: "add".into(),
+                origin: origins[i % 6],
+                operands,
+            });
+        }
+        text.push('}');
+        let stage = GraphStage {
+            text: text.clone(),
+            values,
+        };
+        let clif: String = (0..300)
+            .map(|i| format!("    v{i} = fadd.f32x4 v{}, v{}  ; lane op\n", i / 2, i / 3))
+            .collect();
+        let kernels: Vec<KernelInfo> = (0..n / 4)
+            .map(|k| KernelInfo {
+                index: k,
+                name: format!("k{k}"),
+                kind: "map".into(),
+                lines: (k + 1, k + 1),
+                values: (4 * k..4 * k + 4).map(|i| format!("v{i}")).collect(),
+                origins: vec![Origin::Forward],
+                layers: vec![],
+                params: vec![],
+                clif: format!("function u0:{k}() system_v {{\nblock0:\n{clif}    return\n}}"),
+            })
+            .collect();
+        let ktext = std::iter::once(format!("kernels of big.train_step ({}):", n / 4))
+            .chain((0..n / 4).map(|k| {
+                format!(
+                    "  k{k}: map [1280] (%v{}) -> (%v{}) {{ %0 = in 0 }}",
+                    4 * k,
+                    4 * k + 3
+                )
+            }))
+            .collect::<Vec<_>>()
+            .join("\n");
+        r.forward = GraphStage {
+            text: text.clone(),
+            values: stage
+                .values
+                .iter()
+                .map(|v| ValueInfo {
+                    from: vec![],
+                    kernel: None,
+                    ..v.clone()
+                })
+                .collect(),
+        };
+        r.train = GraphStage {
+            values: stage
+                .values
+                .iter()
+                .map(|v| ValueInfo {
+                    kernel: None,
+                    ..v.clone()
+                })
+                .collect(),
+            ..stage.clone()
+        };
+        r.optimized = stage;
+        r.kernels = KernelStage {
+            text: ktext,
+            kernels,
+            arena_bytes: 1 << 20,
+        };
+        r.layers = (0..8)
+            .map(|l| LayerInfo {
+                name: format!("layer_{l}"),
+                class: "Dense".into(),
+                params: vec![],
+            })
+            .collect();
+        r.profile = None;
+        r.passes = Vec::new();
+        r.dataflow = lay_out(&inputs);
+        r
+    }
+
+    /// Writes a CNN-sized page to `/tmp/explore-big.html` (load-time check
+    /// in a browser); ignored as it writes megabytes.
+    #[test]
+    #[ignore]
+    fn write_big_dev_page() {
+        let html = render_html(&big_report(800));
+        std::fs::write(std::env::temp_dir().join("explore-big.html"), html).unwrap();
+    }
 }

@@ -216,11 +216,12 @@ fn order_layers(items: &[Item], layers: &mut [Vec<usize>]) {
         set_pos(layer, pos);
     };
     for _ in 0..ORDER_SWEEPS {
-        for l in 1..layers.len() {
-            reorder(&mut layers[l], &mut pos, true);
+        for layer in layers.iter_mut().skip(1) {
+            reorder(layer, &mut pos, true);
         }
-        for l in (0..layers.len().saturating_sub(1)).rev() {
-            reorder(&mut layers[l], &mut pos, false);
+        let below = layers.len().saturating_sub(1);
+        for layer in layers[..below].iter_mut().rev() {
+            reorder(layer, &mut pos, false);
         }
     }
 }
