@@ -297,6 +297,20 @@
       const first = codeEls[s].querySelector('.line.sel:not(.folded), .line.hl:not(.folded)');
       if (first) reveal(codeEls[s], first);
     }
+    const node = [...rel.optimized].map((n) => flowNodes.get(n)).find(Boolean);
+    if (node) revealNode(node);
+  }
+  // Scrolls the dataflow box (not the page) to a node, at the current zoom.
+  function revealNode(g) {
+    const box = $('dataflow');
+    const svg = box.querySelector('svg');
+    const n = g.__flow;
+    if (!svg || !n) return;
+    const z = svg.width.baseVal.value / Math.max(1, svg.viewBox.baseVal.width);
+    const x = n.x * z;
+    const y = n.y * z;
+    if (x < box.scrollLeft || x > box.scrollLeft + box.clientWidth) box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
+    if (y < box.scrollTop || y > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, y - box.clientHeight / 2);
   }
   // Scrolls only the column (never the page) so `el` is visible.
   function reveal(box, el) {
@@ -354,7 +368,13 @@
       }
     }
     $('search-count').textContent = term ? matches.length + ' match' + (matches.length === 1 ? '' : 'es') : '';
-    if (matches.length) { matchAt = 0; revealMatch(); }
+    if (!matches.length) return;
+    for (const st of GRAPH_STAGES) {
+      const first = codeEls[st].querySelector('.line.match');
+      if (first) reveal(codeEls[st], first);
+    }
+    matchAt = 0;
+    revealMatch();
   });
   search.addEventListener('keydown', (ev) => {
     if (ev.key !== 'Enter' || !matches.length) return;
@@ -431,8 +451,17 @@
     const H = Math.max(1, d.height || 1);
     let h = '<svg width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '"><g class="edges">';
     for (const e of arr(d.edges)) {
-      const pts = arr(e.points).map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ');
-      h += '<polyline class="edge" points="' + pts + '"/>';
+      // Through every point with vertical tangents: smooth S-curves
+      // between layers.
+      const pts = arr(e.points);
+      let path = pts.length ? 'M' + pts[0][0] + ',' + pts[0][1] : '';
+      for (let i = 1; i < pts.length; i++) {
+        const [ax, ay] = pts[i - 1];
+        const [bx, by] = pts[i];
+        const my = (ay + by) / 2;
+        path += ' C' + ax + ',' + my + ' ' + bx + ',' + my + ' ' + bx + ',' + by;
+      }
+      h += '<path class="edge" d="' + path + '"/>';
     }
     h += '</g>';
     for (const n of nodes) {
@@ -444,8 +473,11 @@
     }
     box.innerHTML = h + '</svg>';
     const svg = box.querySelector('svg');
-    for (const g of box.querySelectorAll('g.node')) flowNodes.set(g.dataset.value, g);
-    const lines = box.querySelectorAll('polyline.edge');
+    box.querySelectorAll('g.node').forEach((g, i) => {
+      g.__flow = nodes[i];
+      flowNodes.set(g.dataset.value, g);
+    });
+    const lines = box.querySelectorAll('path.edge');
     arr(d.edges).forEach((e, i) => flowEdges.push([e.from, e.to, lines[i]]));
     box.addEventListener('click', (ev) => {
       const g = ev.target.closest('g.node');
