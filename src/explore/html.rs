@@ -601,4 +601,109 @@ block2:
         let html = render_html(&big_report(800));
         std::fs::write(std::env::temp_dir().join("explore-big.html"), html).unwrap();
     }
+
+    /// Operands of each value of a graph text (`%refs` after ` = `, fused
+    /// bodies' local names skipped), for laying out real graphs.
+    fn layout_inputs(stage: &GraphStage) -> Vec<LayoutInput> {
+        let lines: Vec<&str> = stage.text.lines().collect();
+        let idx: std::collections::HashMap<&str, usize> = stage
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
+        stage
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let line = lines[v.line];
+                let rhs = line.find(" = ").map(|p| &line[p + 3..]).unwrap_or("");
+                let rhs = rhs.split("body={").next().unwrap_or("");
+                let operands = rhs
+                    .split('%')
+                    .skip(1)
+                    .filter_map(|s| {
+                        let n: String = s
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '_')
+                            .collect();
+                        idx.get(n.as_str()).copied().filter(|&o| o < i)
+                    })
+                    .collect();
+                let label = if rhs.is_empty() {
+                    v.name.clone()
+                } else {
+                    v.op.clone()
+                };
+                LayoutInput {
+                    name: v.name.clone(),
+                    label,
+                    origin: v.origins[0],
+                    operands,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes the real optimized seed CNN step (from its snapshot) as every
+    /// graph stage to `/tmp/explore-cnn.html`, to judge the layout on a real
+    /// graph; ignored as it only writes a file.
+    #[test]
+    #[ignore]
+    fn write_cnn_dev_page() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/snapshots/it__passes_train_steps__optimized_seed_cnn_rmsprop_train_step.snap"
+        );
+        let snap = std::fs::read_to_string(path).unwrap();
+        let text = snap
+            .splitn(3, "---\n")
+            .nth(2)
+            .unwrap()
+            .trim_end()
+            .to_string();
+        let origin_of = |n: &str| -> (Origin, Vec<&'static str>) {
+            match n {
+                _ if n.starts_with("grad.") => (Origin::Backward, vec![]),
+                "x" | "y" | "lr" | "step" => (Origin::Input, vec![]),
+                "loss" => (Origin::Loss, vec![]),
+                "finite" => (Origin::Guard, vec![]),
+                _ if n.contains('.') => (Origin::Input, vec![]),
+                _ => (Origin::Forward, vec![]),
+            }
+        };
+        let mut optimized = stage(&text, &origin_of, &|n| vec![n.to_string()]);
+        for (i, v) in optimized.values.iter_mut().enumerate() {
+            v.kernel = Some(i / 3);
+        }
+        let mut r = sample_report();
+        r.dataflow = lay_out(&layout_inputs(&optimized));
+        r.forward = GraphStage {
+            text: text.clone(),
+            values: optimized
+                .values
+                .iter()
+                .map(|v| ValueInfo {
+                    from: vec![],
+                    kernel: None,
+                    ..v.clone()
+                })
+                .collect(),
+        };
+        r.train = GraphStage {
+            text: text.clone(),
+            values: optimized
+                .values
+                .iter()
+                .map(|v| ValueInfo {
+                    kernel: None,
+                    ..v.clone()
+                })
+                .collect(),
+        };
+        r.optimized = optimized;
+        let html = render_html(&r);
+        std::fs::write(std::env::temp_dir().join("explore-cnn.html"), html).unwrap();
+    }
 }

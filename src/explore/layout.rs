@@ -409,6 +409,26 @@ mod tests {
     }
 
     #[test]
+    fn barycenter_sweeps_uncross_swapped_chains() {
+        // Input order crosses: s0 feeds u1, s1 feeds u0.
+        let nodes = vec![
+            node("s0", "s0", &[]),
+            node("s1", "s1", &[]),
+            node("u0", "u0", &[1]),
+            node("u1", "u1", &[0]),
+            node("w0", "w0", &[2]),
+            node("w1", "w1", &[3]),
+        ];
+        let d = lay_out(&nodes);
+        check(&nodes, &d);
+        let x = |name: &str| d.nodes.iter().find(|n| n.name == name).unwrap().x;
+        // Each pair of edges between two layers keeps the same left-right
+        // order at both ends.
+        assert_eq!(x("s0") < x("s1"), x("u1") < x("u0"));
+        assert_eq!(x("u0") < x("u1"), x("w0") < x("w1"));
+    }
+
+    #[test]
     fn empty_and_single() {
         let d = lay_out(&[]);
         assert!(d.nodes.is_empty() && d.edges.is_empty());
