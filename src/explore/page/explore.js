@@ -34,7 +34,8 @@
   const kernelByIndex = new Map(kernels.map((k, i) => [typeof k.index === 'number' ? k.index : i, k]));
 
   // ---- syntax highlighting ----------------------------------------------
-  const IR_KW = new Set(('graph input param state const output update fused map rows row matmul conv2d maxpool ' +
+  const IR_KW = new Set(('graph input param state const output update fused map rows row matmul conv2d maxpool2d maxpool2d_grad ' +
+    'conv2d_input_grad conv2d_filter_grad select ' +
     'reduce_sum reduce_max reduce_mean broadcast transpose reshape in results kernels of epilogue commit arena ' +
     'scratch live constants updates batch x').split(' '));
   const IR_RE = /(%[\w.]+(?:@[\w]+(?:\+\d+)?)?)|(\b(?:f|i|u)(?:8|16|32|64)\[[\d,\s]*\]|\bbool\[[\d,\s]*\])|(-?\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b|-?\binf\b|\bnan\b)|([{}])|(\b[a-z_][a-z0-9_]*\b)/g;
@@ -146,13 +147,14 @@
     for (const el of codeEls[s].querySelectorAll('.line[data-value]')) lineEls[s].set(el.dataset.value, el);
   }
   (function kernelColumn() {
+    const text = String(kernelsData.text || '').split('\n');
     const owner = [];
     kernels.forEach((k, i) => {
       const idx = typeof k.index === 'number' ? k.index : i;
       const l = arr(k.lines);
-      for (let n = l[0]; n <= l[1]; n++) owner[n] = idx;
+      for (let n = Math.max(0, l[0]); n <= Math.min(l[1], text.length - 1); n++) owner[n] = idx;
     });
-    const html = String(kernelsData.text || '').split('\n').map((line, i) => {
+    const html = text.map((line, i) => {
       const k = owner[i];
       if (k === undefined) return '<div class="line">' + highlightIr(line) + '</div>';
       const ko = arr((kernelByIndex.get(k) || {}).origins)[0];
@@ -203,10 +205,10 @@
     for (const s of GRAPH_STAGES) {
       const div = codeEls[s];
       for (const ph of div.querySelectorAll('.fold-ph')) if (ph.dataset.layer === name) ph.remove();
-      const els = [];
-      for (const v of arr(stageData[s].values)) {
-        const el = lineEls[s].get(v.name);
-        if (el && onlyLayer(v, name)) els.push(el);
+      const els = []; // in line order, so the placeholder sits at the first
+      for (const [n, el] of lineEls[s]) {
+        const v = values[s].get(n);
+        if (v && onlyLayer(v, name)) els.push(el);
       }
       for (const el of els) el.classList.toggle('folded', fold);
       if (fold && els.length) {
@@ -272,7 +274,7 @@
   const profileRows = new Map(); // kernel -> g.prow
   function select(stage, key) {
     clearMarks();
-    if (stage === 'kernels') key = Number(key);
+    key = stage === 'kernels' ? Number(key) : String(key);
     const valid = stage === 'kernels' ? kernelByIndex.has(key) : GRAPH_STAGES.includes(stage) && values[stage].has(key);
     if (!valid) { $('details').innerHTML = '<span class="muted">nothing selected</span>'; return; }
     const rel = related(stage, key);
