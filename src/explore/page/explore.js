@@ -495,5 +495,9 @@
     $('zoom-out').addEventListener('click', () => setZoom(zoom / 1.25));
   })();
 
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && ev.target !== search) select(null, null);
+  });
+
   window.triceratops = { report: R, select };
 })();
