@@ -43,6 +43,10 @@ pub enum Emit {
     Clif,
     /// The train step as Graphviz.
     Dot,
+    /// Where each kernel and optimized value came from: layer, stage (forward, loss,
+    /// backward, guard, optimizer), the parameter it updates, the train-step values it
+    /// stands for (as `explore` shows them).
+    Provenance,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -289,6 +289,15 @@ fn compile(model: &str, recipe: &Recipe, emit: Emit, passes: Passes) -> Result<(
             let report = report.map_or("passes: none\n".to_string(), |r| format!("{r}\n"));
             format!("{}\n{report}", print(&optimized.graph))
         }
+        Emit::Provenance => {
+            let spec = CompileSpec { passes, ..spec };
+            let options = ExploreOptions {
+                profile_steps: 0,
+                threads: 1,
+            };
+            let report = crate::explore::explore(&s.model, &spec, s.batch_size, &options)?;
+            crate::explore::provenance_text(&report)
+        }
         Emit::Kernels | Emit::Clif => {
             // The graph `--emit optimized` prints, planned for the state
             // the model would have; nothing runs.

@@ -8,5 +8,7 @@ pub mod html;
 pub mod layout;
 mod profile;
 pub mod report;
+mod text;
 
 pub use build::{explore, ExploreOptions};
+pub use text::provenance_text;

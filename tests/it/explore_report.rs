@@ -253,6 +253,27 @@ fn the_cli_writes_json_and_a_self_contained_page() {
 }
 
 #[test]
+fn emit_provenance_prints_the_links_as_text() {
+    let out = ok(&["compile", "--model", "mnist-mlp", "--emit", "provenance"]);
+    let updates: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.contains(" map: ") && l.ends_with("<- optimizer [dense] update of dense.kernel")
+        })
+        .collect();
+    assert_eq!(updates.len(), 1, "{out}");
+    assert!(
+        out.contains("%grad.dense.kernel <- backward [dense]"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  %loss = fused in k") && l.contains("from train %")),
+        "{out}"
+    );
+}
+
+#[test]
 fn explore_refuses_bad_arguments_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = path_str(&dir.path().join("x.html"));
