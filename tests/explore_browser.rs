@@ -52,7 +52,8 @@ fn artifacts_dir() -> PathBuf {
 
 /// The browser: `CHROMIUM`, else the first of the usual names on the PATH.
 fn find_chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
+    // Set but empty counts as unset (`CHROMIUM= cargo test`).
+    if let Some(path) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
     let candidates = [
@@ -138,6 +139,20 @@ fn page(model: &str, opts: &[&str]) -> PathBuf {
         args.join(" ")
     );
     out
+}
+
+/// `file://` URL of an absolute path, with the characters a URL would
+/// misread escaped.
+fn file_url(path: &Path) -> String {
+    let path = path.to_str().expect("UTF-8 temp path");
+    let mut url = String::from("file://");
+    for c in path.chars() {
+        match c {
+            '%' | ' ' | '#' | '?' => url.push_str(&format!("%{:02X}", c as u32)),
+            c => url.push(c),
+        }
+    }
+    url
 }
 
 /// `html` with capture.js first in `<head>` and check.js before `</body>`.
@@ -281,7 +296,7 @@ fn check_html(browser: &Path, html: &str) -> Verdict {
     let dir = tempfile::tempdir().expect("temp dir");
     let injected = dir.path().join("page.html");
     fs::write(&injected, inject(html)).expect("write the injected page");
-    let url = format!("file://{}", injected.display());
+    let url = file_url(&injected);
     let flags = ["--enable-logging=stderr", "--v=0", "--dump-dom"].map(String::from);
     let run = chromium(browser, &url, &flags);
     let text = check_result(&run.stdout).unwrap_or_else(|| {
@@ -326,7 +341,7 @@ fn check_page(browser: &Path, page: &Path, name: &str) -> Value {
     // check.js selects the kernel on load, so the screenshot shows it.
     let png = artifacts_dir().join(format!("{name}.png"));
     let _ = fs::remove_file(&png);
-    let url = format!("file://{}", verdict.injected.display());
+    let url = file_url(&verdict.injected);
     let flags = [
         format!("--screenshot={}", png.display()),
         "--window-size=1600,1000".to_string(),
