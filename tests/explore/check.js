@@ -81,10 +81,23 @@
         if (!clif) fail('the clif column has no pre.clif[data-kernel="' + k + '"]');
         else if (!clif.textContent.trim()) fail('pre.clif[data-kernel="' + k + '"] is empty');
         else if (!clif.getClientRects().length) fail('pre.clif[data-kernel="' + k + '"] is not shown');
+        // The dataflow drawing highlights the kernel's values it draws.
+        var flowNotHl = [];
+        kernel.values.forEach(function (v) {
+          var n = document.querySelector('#dataflow g.node[data-value=' + cssString(v) + ']');
+          if (n && !n.classList.contains('hl')) flowNotHl.push(v);
+        });
+        if (flowNotHl.length) fail('#dataflow nodes of kernel ' + k + ' not "hl": ' + flowNotHl.join(', '));
         // For the screenshot: the selection in view.
         if (line.scrollIntoView) line.scrollIntoView({ block: 'center' });
       }
     }
+
+    // The rest of the contract (after the click: a page may fill #details then).
+    ['#search', 'button.fold[data-layer]', '#passes', '#profile', '#dataflow svg, svg#dataflow',
+      '#details', '#summary', '#signature'].forEach(function (q) {
+      if (!document.querySelector(q)) fail('no ' + q);
+    });
 
     var cap = window.__exploreCapture;
     if (!cap) fail('capture.js did not run');
