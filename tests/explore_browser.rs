@@ -94,9 +94,7 @@ fn chromium_or_skip() -> Option<PathBuf> {
 
 /// The page of `triceratops explore` for `model` with extra options `opts`.
 ///
-/// INTEGRATION: while the binary has no `explore` command (the branch this
-/// test was written on), this falls back to `tests/explore/stub.html`, with
-/// a loud note. Once `explore` has landed, delete the fallback branch below.
+/// The page `triceratops explore` writes for `model` (2 profiled steps).
 fn page(model: &str, opts: &[&str]) -> PathBuf {
     // Kept next to the screenshot so a failure can be reproduced by opening it.
     let out = artifacts_dir().join(format!("{model}.html"));
@@ -119,14 +117,6 @@ fn page(model: &str, opts: &[&str]) -> PathBuf {
         .output()
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() && stderr.contains("unrecognized subcommand 'explore'") {
-        eprintln!(
-            "\n*** explore_browser: `triceratops explore` does not exist yet; \
-             checking tests/explore/stub.html for {model} instead ***\n"
-        );
-        fs::copy(root().join("tests/explore/stub.html"), &out).expect("copy the stub");
-        return out;
-    }
     assert!(
         output.status.success(),
         "`triceratops {}` failed:\nstdout:\n{}\nstderr:\n{stderr}",
