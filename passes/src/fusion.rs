@@ -111,8 +111,9 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
 
 /// [`fuse`], with the lineage of the fused graph in `graph`: a `fused`
 /// result stands for the members of its group it depends on (itself and
-/// its ancestors in the group) and the broadcasts they read through an
-/// index map; any other value for itself.
+/// its ancestors in the group), the broadcasts they read through an index
+/// map and the splat constants that became body constants; any other
+/// value for itself.
 pub fn fuse_traced(graph: &Graph) -> (Graph, FusionStats, Lineage) {
     let n = graph.len();
     let live = live_values(graph);
@@ -329,7 +330,8 @@ pub fn fuse_traced(graph: &Graph) -> (Graph, FusionStats, Lineage) {
 }
 
 /// What result `r` of group `gid`'s kernel stands for: the members it
-/// depends on and the broadcasts they read through an index map.
+/// depends on, the broadcasts they read through an index map and the splat
+/// constants they read as body constants.
 fn result_lineage(
     graph: &Graph,
     group: &[Option<usize>],
@@ -342,13 +344,26 @@ fn result_lineage(
         .ids()
         .filter(|m| group[m.index()] == Some(gid))
         .filter(|m| *m == r || anc[r.index()].contains(m.index()));
+    let splat = |v: ValueId| graph.const_value(v).and_then(|c| c.as_splat()).is_some();
     for m in members {
         from.push(m);
         for &o in graph.node(m).operands() {
-            if group[o.index()] != Some(gid)
-                && matches!(graph.node(o).op(), Some(Op::Broadcast { .. }))
-            {
-                from.push(o);
+            if group[o.index()] == Some(gid) {
+                continue;
+            }
+            // What the body absorbs: a broadcast read through its map and a
+            // splat constant (possibly under it) that became a body `const`.
+            // The constants the egg phases folded stand for the ops they
+            // replaced, so they must not drop out here.
+            let read = match graph.node(o).op() {
+                Some(Op::Broadcast { .. }) => {
+                    from.push(o);
+                    graph.node(o).operands()[0]
+                }
+                _ => o,
+            };
+            if splat(read) {
+                from.push(read);
             }
         }
     }

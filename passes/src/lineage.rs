@@ -11,8 +11,10 @@
 //!   that kept its input is the identity.
 //! - fusion ([`crate::fusion::fuse_traced`]): a `fused` result stands for
 //!   the group members it depends on within its kernel (its ancestors in
-//!   the group and itself) and the `broadcast`s those members read through
-//!   an index map; any other node stands for itself.
+//!   the group and itself), the `broadcast`s those members read through
+//!   an index map and the splat constants that became body constants (an
+//!   egg phase may have folded ops into them); any other node stands for
+//!   itself.
 //!
 //! [`Lineage::then`] composes passes, so the pipeline's lineage maps the
 //! optimized graph to the graph given to [`crate::optimize_traced`].
