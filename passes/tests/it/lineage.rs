@@ -54,7 +54,12 @@ fn identity_is_neutral_and_composition_associates() {
     let bc = lineage(&[&[1], &[], &[0, 1]]);
     let cd = lineage(&[&[2, 0], &[1]]);
     assert_eq!(id.then(&ab), ab);
-    assert_eq!(ab.then(&Lineage { from: vec![ids(&[0]), ids(&[1])] }), ab);
+    assert_eq!(
+        ab.then(&Lineage {
+            from: vec![ids(&[0]), ids(&[1])]
+        }),
+        ab
+    );
     assert_eq!(ab.then(&bc), lineage(&[&[1], &[], &[0, 1]]));
     assert_eq!(ab.then(&bc).then(&cd), ab.then(&bc.then(&cd)));
     assert_eq!(ab.then(&bc).then(&cd), lineage(&[&[0, 1], &[]]));
@@ -103,7 +108,10 @@ fn algebra_folding_times_one_keeps_both_in_the_lineage() {
         ..PassOptions::default()
     };
     let (out, report, l) = optimize_traced(&g, &options).unwrap();
-    assert!(report.phases[0].fired.contains_key("mul-one") || !report.phases[0].fired.is_empty(), "{report}");
+    assert!(
+        report.phases[0].fired.contains_key("mul-one") || !report.phases[0].fired.is_empty(),
+        "{report}"
+    );
     assert_eq!(out.len(), 3, "{}", print(&out));
     assert_well_formed(&g, &out, &l);
     assert_eq!(names_of(&g, &out, &l, "x"), ["x"]);
@@ -164,13 +172,21 @@ fn built_in_train_steps_trace_back_to_their_ir() {
                 continue;
             }
             if l.of(v).is_empty() {
-                empty.push(format!("%{} ({:?})", node.name, node.op().map(|o| o.kind())));
+                empty.push(format!(
+                    "%{} ({:?})",
+                    node.name,
+                    node.op().map(|o| o.kind())
+                ));
             }
             if let Some(u) = g.lookup(&node.name) {
                 assert!(l.of(v).contains(&u), "{model}: %{} lost itself", node.name);
             }
             if matches!(node.op(), Some(Op::Fused { .. })) {
-                assert!(!l.of(v).is_empty(), "{model}: fused %{} from nothing", node.name);
+                assert!(
+                    !l.of(v).is_empty(),
+                    "{model}: fused %{} from nothing",
+                    node.name
+                );
             }
         }
         let covered: BTreeSet<ValueId> = l.from.iter().flatten().copied().collect();
@@ -178,9 +194,18 @@ fn built_in_train_steps_trace_back_to_their_ir() {
         let uncovered: Vec<String> = g
             .ids()
             .filter(|&u| live[u.index()] && g.node(u).op().is_some() && !covered.contains(&u))
-            .map(|u| format!("%{} = {:?}", g.value_name(u), g.node(u).op().unwrap().kind()))
+            .map(|u| {
+                format!(
+                    "%{} = {:?}",
+                    g.value_name(u),
+                    g.node(u).op().unwrap().kind()
+                )
+            })
             .collect();
-        let ops = g.ids().filter(|&u| live[u.index()] && g.node(u).op().is_some()).count();
+        let ops = g
+            .ids()
+            .filter(|&u| live[u.index()] && g.node(u).op().is_some())
+            .count();
         eprintln!(
             "{model}: {} -> {} values; {} empty lineages {:?}; {} of {} live input ops uncovered {:?}",
             g.len(),
