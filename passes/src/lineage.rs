@@ -16,6 +16,12 @@
 //!   egg phase may have folded ops into them); any other node stands for
 //!   itself.
 //!
+//! An input value whose class no extracted value has is in no lineage: it
+//! was absorbed, not kept (a transpose that became a matmul's
+//! `transpose_a`, a constant subexpression folded at another shape, `x * 1`
+//! when `x` is an argument). Pointing such values at their consumers would
+//! cover them but mix "equal to" with "contributes to"; not done.
+//!
 //! [`Lineage::then`] composes passes, so the pipeline's lineage maps the
 //! optimized graph to the graph given to [`crate::optimize_traced`].
 
