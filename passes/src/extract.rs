@@ -16,6 +16,7 @@ use triceratops_ir::{
 use crate::analysis::{node_op, EG};
 use crate::cost::{op_cost, Operand};
 use crate::language::Node;
+use crate::lineage::Lineage;
 
 /// Added to the cost of a `log(exp(t) / sum(exp(t)))` node when the
 /// numerics rules ran, so extraction takes the stable form they added.
@@ -134,6 +135,19 @@ pub fn extract(
     eg: &EG,
     best: &HashMap<Id, (u128, Node)>,
 ) -> Result<Graph, String> {
+    extract_traced(graph, classes, original_nodes, eg, best).map(|(g, _)| g)
+}
+
+/// [`extract`], with the lineage of the rebuilt graph in `graph`: a value
+/// stands for every original value of its class (none for a class the
+/// rules made), an argument for itself.
+pub fn extract_traced(
+    graph: &Graph,
+    classes: &[Id],
+    original_nodes: &[Node],
+    eg: &EG,
+    best: &HashMap<Id, (u128, Node)>,
+) -> Result<(Graph, Lineage), String> {
     let find = |id: Id| eg.find(id);
     // Original values by class, in graph order.
     let mut originals: HashMap<Id, Vec<usize>> = HashMap::new();
@@ -145,10 +159,12 @@ pub fn extract(
     let mut constants: Vec<Constant> = Vec::new();
     let mut pool: HashMap<Constant, ConstId> = HashMap::new();
     let mut value_of: HashMap<Id, ValueId> = HashMap::new();
+    let mut lineage: Vec<Vec<ValueId>> = Vec::new();
     let mut arg_ids = Vec::new();
     for v in graph.arguments() {
         let id = ValueId::new(nodes.len());
         nodes.push(graph.node(v).clone());
+        lineage.push(vec![v]);
         names.push(Some(graph.value_name(v).to_string()));
         value_of.entry(find(classes[v.index()])).or_insert(id);
         arg_ids.push(v);
@@ -223,6 +239,12 @@ pub fn extract(
                 ty,
                 kind,
             });
+            lineage.push(
+                originals
+                    .get(&class)
+                    .map(|vs| vs.iter().map(|&v| ValueId::new(v)).collect())
+                    .unwrap_or_default(),
+            );
             value_of.insert(class, id);
         }
     }
@@ -266,14 +288,15 @@ pub fn extract(
             value: value(u.value),
         })
         .collect();
-    Graph::from_parts(GraphParts {
+    let out = Graph::from_parts(GraphParts {
         name: graph.name().to_string(),
         nodes,
         constants,
         outputs,
         updates,
     })
-    .map_err(|e| format!("the extracted graph does not verify: {e}"))
+    .map_err(|e| format!("the extracted graph does not verify: {e}"))?;
+    Ok((out, Lineage::from_sets(lineage)))
 }
 
 /// The name of an original value in `class`: the one whose own node was

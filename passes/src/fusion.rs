@@ -27,6 +27,8 @@ use triceratops_ir::analysis::{eliminate_dead_code, live_values};
 use triceratops_ir::op::{FusedKernel, ScalarInstr};
 use triceratops_ir::{F32Bits, Graph, NodeKind, Op, ValueId};
 
+use crate::lineage::Lineage;
+
 /// A fixed-size bit set over node indices.
 #[derive(Clone)]
 struct Bits(Vec<u64>);
@@ -103,6 +105,16 @@ impl FusionStats {
 /// the calling convention (arguments in order, outputs, updates) and every
 /// value bit for bit.
 pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
+    let (g, stats, _) = fuse_traced(graph);
+    (g, stats)
+}
+
+/// [`fuse`], with the lineage of the fused graph in `graph`: a `fused`
+/// result stands for the members of its group it depends on (itself and
+/// its ancestors in the group), the broadcasts they read through an index
+/// map and the splat constants that became body constants; any other
+/// value for itself.
+pub fn fuse_traced(graph: &Graph) -> (Graph, FusionStats, Lineage) {
     let n = graph.len();
     let live = live_values(graph);
     let mut stats = FusionStats::default();
@@ -208,12 +220,15 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
     let ok = "a fused copy of a valid graph is valid";
     let mut out = Graph::new(graph.name());
     let mut remap: Vec<Option<ValueId>> = vec![None; n];
+    // By `out`'s value index, before dead-code elimination renumbers.
+    let mut from: Vec<Vec<ValueId>> = Vec::new();
     for v in graph.arguments() {
         let node = graph.node(v);
         let NodeKind::Arg(role) = node.kind else {
             unreachable!("arguments are args")
         };
         remap[v.index()] = Some(out.arg(role, &node.name, node.ty.clone()).expect(ok));
+        from.push(vec![v]);
     }
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Unit {
@@ -266,6 +281,7 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
                         }
                     };
                     remap[v.index()] = Some(new.expect(ok));
+                    from.push(vec![v]);
                 }
                 Unit::Kernel(g) => {
                     let Made {
@@ -284,6 +300,7 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
                         };
                         let new = out.push_named_op(graph.value_name(*r), op, &ops);
                         remap[r.index()] = Some(new.expect(ok));
+                        from.push(result_lineage(graph, &group, g, &anc, *r));
                     }
                     kernel_done[g] = true;
                 }
@@ -300,7 +317,57 @@ pub fn fuse(graph: &Graph) -> (Graph, FusionStats) {
         )
         .expect(ok);
     }
-    (eliminate_dead_code(&out), stats)
+    let live_out = eliminate_dead_code(&out);
+    // Names are unique and DCE keeps them, so they carry the lineage over.
+    let lineage = live_out
+        .ids()
+        .map(|v| {
+            let before = out.lookup(live_out.value_name(v)).expect(ok);
+            std::mem::take(&mut from[before.index()])
+        })
+        .collect();
+    (live_out, stats, Lineage::from_sets(lineage))
+}
+
+/// What result `r` of group `gid`'s kernel stands for: the members it
+/// depends on, the broadcasts they read through an index map and the splat
+/// constants they read as body constants.
+fn result_lineage(
+    graph: &Graph,
+    group: &[Option<usize>],
+    gid: usize,
+    anc: &[Bits],
+    r: ValueId,
+) -> Vec<ValueId> {
+    let mut from = Vec::new();
+    let members = graph
+        .ids()
+        .filter(|m| group[m.index()] == Some(gid))
+        .filter(|m| *m == r || anc[r.index()].contains(m.index()));
+    let splat = |v: ValueId| graph.const_value(v).and_then(|c| c.as_splat()).is_some();
+    for m in members {
+        from.push(m);
+        for &o in graph.node(m).operands() {
+            if group[o.index()] == Some(gid) {
+                continue;
+            }
+            // What the body absorbs: a broadcast read through its map and a
+            // splat constant (possibly under it) that became a body `const`.
+            // The constants the egg phases folded stand for the ops they
+            // replaced, so they must not drop out here.
+            let read = match graph.node(o).op() {
+                Some(Op::Broadcast { .. }) => {
+                    from.push(o);
+                    graph.node(o).operands()[0]
+                }
+                _ => o,
+            };
+            if splat(read) {
+                from.push(read);
+            }
+        }
+    }
+    from
 }
 
 /// A fused group's kernel, its operands and the members it yields.

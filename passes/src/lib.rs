@@ -26,6 +26,7 @@ pub mod cost;
 pub mod extract;
 pub mod fusion;
 pub mod language;
+pub mod lineage;
 pub mod report;
 pub mod rules;
 pub mod schedule;
@@ -34,6 +35,7 @@ use triceratops_ir::Graph;
 
 pub use cost::{graph_cost, Cost};
 pub use language::Node;
+pub use lineage::Lineage;
 pub use report::{PassReport, PhaseReport};
 pub use schedule::Limits;
 
@@ -89,8 +91,17 @@ pub fn layout_rules() -> Vec<egg::Rewrite<Node, analysis::TensorAnalysis>> {
 /// outputs (names, order) and update targets, computing bit-identical
 /// values unless `fast_math` is set or a numerics rule fired.
 pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassReport), PassError> {
+    optimize_traced(graph, options).map(|(g, r, _)| (g, r))
+}
+
+/// [`optimize`], with the lineage of the optimized graph in `graph`: every
+/// phase's [`Lineage`] composed (see [`lineage`] for each one's meaning).
+pub fn optimize_traced(
+    graph: &Graph,
+    options: &PassOptions,
+) -> Result<(Graph, PassReport, Lineage), PassError> {
     let mut report = PassReport::default();
-    let (mut g, phase) = schedule::run_rule_set(
+    let (mut g, phase, mut lineage) = schedule::run_rule_set_traced(
         "algebra",
         graph,
         &algebra_rules(options),
@@ -99,7 +110,7 @@ pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassRepo
     )?;
     report.phases.push(phase);
     if options.numerics {
-        let (next, phase) = schedule::run_rule_set(
+        let (next, phase, step) = schedule::run_rule_set_traced(
             "numerics",
             &g,
             &rules::numerics::rules(),
@@ -107,15 +118,18 @@ pub fn optimize(graph: &Graph, options: &PassOptions) -> Result<(Graph, PassRepo
             true,
         )?;
         g = next;
+        lineage = lineage.then(&step);
         report.phases.push(phase);
     }
-    let (mut g, phase) =
-        schedule::run_rule_set("layout", &g, &layout_rules(), options.limits, false)?;
+    let (mut g, phase, step) =
+        schedule::run_rule_set_traced("layout", &g, &layout_rules(), options.limits, false)?;
+    lineage = lineage.then(&step);
     report.phases.push(phase);
     if options.fusion {
-        let (next, phase) = schedule::run_fusion(&g);
+        let (next, phase, step) = schedule::run_fusion_traced(&g);
         g = next;
+        lineage = lineage.then(&step);
         report.phases.push(phase);
     }
-    Ok((g, report))
+    Ok((g, report, lineage))
 }

@@ -13,8 +13,9 @@ use triceratops_ir::Graph;
 use crate::analysis::TensorAnalysis;
 use crate::convert::{to_egraph, Converted};
 use crate::cost::graph_cost;
-use crate::extract::{choose, extract};
+use crate::extract::{choose, extract_traced};
 use crate::language::Node;
+use crate::lineage::Lineage;
 use crate::report::PhaseReport;
 use crate::PassError;
 
@@ -42,6 +43,18 @@ pub fn run_rule_set(
     limits: Limits,
     penalize_unstable: bool,
 ) -> Result<(Graph, PhaseReport), PassError> {
+    run_rule_set_traced(name, graph, rules, limits, penalize_unstable).map(|(g, r, _)| (g, r))
+}
+
+/// [`run_rule_set`], with the result's lineage in `graph` (the identity
+/// when the input is kept).
+pub fn run_rule_set_traced(
+    name: &str,
+    graph: &Graph,
+    rules: &[Rewrite<Node, TensorAnalysis>],
+    limits: Limits,
+    penalize_unstable: bool,
+) -> Result<(Graph, PhaseReport, Lineage), PassError> {
     let start = Instant::now();
     let Converted {
         egraph,
@@ -73,10 +86,12 @@ pub fn run_rule_set(
         Some(StopReason::Other(why)) => why,
     };
     let best = choose(eg, penalize_unstable);
-    let extracted =
-        extract(graph, &classes, &nodes, eg, &best).map_err(|why| PassError::Extraction {
-            rule_set: name.to_string(),
-            why,
+    let (extracted, lineage) =
+        extract_traced(graph, &classes, &nodes, eg, &best).map_err(|why| {
+            PassError::Extraction {
+                rule_set: name.to_string(),
+                why,
+            }
         })?;
     let cost_before = graph_cost(graph);
     let cost_after = graph_cost(&extracted);
@@ -84,10 +99,10 @@ pub fn run_rule_set(
     // extraction must pay for itself (tree costs can misjudge sharing).
     let rewrote = fired.keys().any(|r| r != "const-fold");
     let kept_input = cost_after.total() > cost_before.total() && !(penalize_unstable && rewrote);
-    let (out, cost_after) = if kept_input {
-        (graph.clone(), cost_before)
+    let (out, cost_after, lineage) = if kept_input {
+        (graph.clone(), cost_before, Lineage::identity(graph))
     } else {
-        (extracted, cost_after)
+        (extracted, cost_after, lineage)
     };
     let report = PhaseReport {
         rule_set: name.to_string(),
@@ -102,15 +117,21 @@ pub fn run_rule_set(
         kept_input,
         conflicts: eg.analysis.conflicts,
     };
-    Ok((out, report))
+    Ok((out, report, lineage))
 }
 
 /// Runs the fusion pass ([`crate::fusion`]) and reports it as a phase:
 /// `iterations` 1, `nodes` the graph's nodes after, `classes` 0, stop
 /// `done`, and the kernels before and after in the costs.
 pub fn run_fusion(graph: &Graph) -> (Graph, PhaseReport) {
+    let (g, r, _) = run_fusion_traced(graph);
+    (g, r)
+}
+
+/// [`run_fusion`], with the result's lineage in `graph`.
+pub fn run_fusion_traced(graph: &Graph) -> (Graph, PhaseReport, Lineage) {
     let start = Instant::now();
-    let (fused, stats) = crate::fusion::fuse(graph);
+    let (fused, stats, lineage) = crate::fusion::fuse_traced(graph);
     let cost_before = graph_cost(graph);
     let cost_after = graph_cost(&fused);
     let report = PhaseReport {
@@ -126,5 +147,5 @@ pub fn run_fusion(graph: &Graph) -> (Graph, PhaseReport) {
         kept_input: false,
         conflicts: 0,
     };
-    (fused, report)
+    (fused, report, lineage)
 }

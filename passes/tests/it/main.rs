@@ -3,6 +3,7 @@
 mod support;
 
 mod fusion;
+mod lineage;
 mod roundtrip;
 mod rules_algebra;
 mod rules_layout;
