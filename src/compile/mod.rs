@@ -141,11 +141,7 @@ pub fn optimize(
     }
     let mut report = None;
     let compiled = compiled.try_rewrite("passes", |g| {
-        let options = PassOptions {
-            fast_math: passes == Passes::FastMath,
-            ..PassOptions::default()
-        };
-        let (g, r) = triceratops_passes::optimize(g, &options)?;
+        let (g, r) = triceratops_passes::optimize(g, &pass_options(passes))?;
         report = Some(r);
         Ok(g)
     })?;
@@ -153,26 +149,32 @@ pub fn optimize(
 }
 
 /// [`optimize`], also returning each optimized value's lineage: the values
-/// of `compiled`'s graph it stands for (itself, the values the passes
-/// merged into its e-class, the nodes fused into it).
+/// of `compiled`'s graph it stands for (the original values of its e-class,
+/// the nodes fused into it; `triceratops_passes::Lineage`), and with
+/// [`Passes::None`] itself.
 pub fn optimize_traced(
     compiled: CompiledGraph,
     passes: Passes,
 ) -> Result<(CompiledGraph, Option<PassReport>, Vec<Vec<ValueId>>)> {
-    let original = compiled.graph.clone();
-    let (optimized, report) = optimize(compiled, passes)?;
-    // Until the passes report their lineage: the value of the same name.
-    let lineage = optimized
-        .graph
-        .ids()
-        .map(|v| {
-            original
-                .lookup(optimized.graph.value_name(v))
-                .into_iter()
-                .collect()
-        })
-        .collect();
-    Ok((optimized, report, lineage))
+    if passes == Passes::None {
+        let identity = compiled.graph.ids().map(|v| vec![v]).collect();
+        return Ok((compiled, None, identity));
+    }
+    let mut traced = None;
+    let compiled = compiled.try_rewrite("passes", |g| {
+        let (g, report, lineage) = triceratops_passes::optimize_traced(g, &pass_options(passes))?;
+        traced = Some((report, lineage));
+        Ok(g)
+    })?;
+    let (report, lineage) = traced.expect("the rewrite ran");
+    Ok((compiled, Some(report), lineage.from))
+}
+
+fn pass_options(passes: Passes) -> PassOptions {
+    PassOptions {
+        fast_math: passes == Passes::FastMath,
+        ..PassOptions::default()
+    }
 }
 
 /// The state layout a model compiled to `train` has: its state arguments

@@ -16,6 +16,7 @@ use crate::compile::{
     Passes, TrainTrace, ValueOrigin,
 };
 use crate::error::Result;
+use crate::ir::analysis::Users;
 use crate::ir::text::print;
 use crate::ir::{Graph, NodeKind, ValueId};
 use crate::keras::Sequential;
@@ -42,7 +43,8 @@ pub fn explore(
         ..spec.clone()
     };
     let (train, _, trace) = traced_train_step(model, &unoptimized, batch)?;
-    let (optimized, pass_report, lineage) = optimize_traced(train.clone(), spec.passes)?;
+    let (optimized, pass_report, mut lineage) = optimize_traced(train.clone(), spec.passes)?;
+    absorb(&train.graph, &mut lineage);
     let layout = Arc::new(state_layout(&optimized)?);
     let planned = plan_graph(optimized.clone(), &layout, options.threads)?;
     let clif = clif_by_kernel(&planned)?;
@@ -78,6 +80,35 @@ pub fn explore(
         passes: pass_report.as_ref().map_or_else(Vec::new, pass_rows),
         profile,
     })
+}
+
+/// Gives each train op that no optimized value stands for (a transpose that
+/// became a matmul flag, a constant chain folded and rebuilt, `broadcast(1)`
+/// of a removed `x * 1`) to the optimized values that stand for its users,
+/// transitively, so that selecting the matmul also shows its transpose.
+fn absorb(train: &Graph, lineage: &mut [Vec<ValueId>]) {
+    let mut stands_in: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); train.len()];
+    for (o, from) in lineage.iter().enumerate() {
+        for t in from {
+            stands_in[t.index()].insert(o);
+        }
+    }
+    let users = Users::new(train);
+    for t in (0..train.len()).rev().map(ValueId::new) {
+        if !stands_in[t.index()].is_empty() || !matches!(train.node(t).kind, NodeKind::Op { .. }) {
+            continue;
+        }
+        let into: BTreeSet<usize> = users
+            .of(t)
+            .iter()
+            .flat_map(|u| stands_in[u.index()].iter().copied())
+            .collect();
+        for &o in &into {
+            lineage[o].push(t);
+            lineage[o].sort_unstable();
+        }
+        stands_in[t.index()] = into;
+    }
 }
 
 fn model_info(model: &Sequential, spec: &CompileSpec, batch: usize) -> ModelInfo {
