@@ -20,7 +20,8 @@
 //! was absorbed, not kept (a transpose that became a matmul's
 //! `transpose_a`, a constant subexpression folded at another shape, `x * 1`
 //! when `x` is an argument). Pointing such values at their consumers would
-//! cover them but mix "equal to" with "contributes to"; not done.
+//! cover them but mix "equal to" with "contributes to", so the lineage does
+//! not; `explore` does it for display (`src/explore/build.rs`, `absorb`).
 //!
 //! [`Lineage::then`] composes passes, so the pipeline's lineage maps the
 //! optimized graph to the graph given to [`crate::optimize_traced`].
