@@ -54,6 +54,21 @@
     }
 
     if (kernel) {
+      // Selecting the parameter itself (train column) highlights the
+      // kernel that computes its update. Done first: the kernel's own
+      // selection below is what the screenshot shows.
+      var param = cols.train && cols.train.querySelector('.line[data-value=' + cssString(PARAM) + ']');
+      if (!param) fail('no train line of ' + PARAM);
+      else {
+        param.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, view: window }));
+        var updateLine = cols.kernels && cols.kernels.querySelector('.line[data-kernel=' + cssString(kernel.index) + ']');
+        if (!updateLine || !updateLine.classList.contains('hl')) {
+          fail('selecting ' + PARAM + ' does not highlight its update kernel ' + kernel.index);
+        }
+      }
+    }
+
+    if (kernel) {
       var k = kernel.index;
       info.kernel = k;
       info.kernel_values = kernel.values.length;

@@ -267,6 +267,15 @@
       fromOf('optimized', rel.optimized, rel.train);
       fromOf('train', rel.train, rel.forward);
     }
+    // A parameter or slot: also the kernel that computes its update.
+    const v = stage !== 'kernels' ? values[stage].get(key) : null;
+    if (v && (v.op === 'param' || v.op === 'state') && arr(v.params).length) {
+      for (const k of kernelByIndex.values()) {
+        if (!arr(k.origins).includes('optimizer') || !arr(k.params).some((p) => v.params.includes(p))) continue;
+        rel.kernels.add(k.index);
+        for (const n of arr(k.values)) rel.optimized.add(n);
+      }
+    }
     return rel;
   }
   const flowNodes = new Map(); // name -> g.node
