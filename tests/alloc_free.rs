@@ -137,5 +137,13 @@ fn main() {
             }
         }
     }
+    // libtest's summary line, which CI's totals count.
+    let cases = CASES.len() * 2;
+    println!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        cases - failed.len(),
+        failed.len()
+    );
     assert!(failed.is_empty(), "the train step allocates: {failed:?}");
 }
