@@ -11,49 +11,16 @@ use std::sync::Arc;
 use ndarray::{ArrayD, ArrayViewD};
 use proptest::prelude::*;
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{
-    updated_args, ArgRole, ArgSpec, CompiledGraph, OutputRole, OutputSpec, Signature,
-};
+use triceratops::compile::ArgRole;
 use triceratops::ir::testing::{arb_fused_graph, arb_graph, random_inputs};
-use triceratops::ir::{BinaryOp, CmpOp, Graph, Role, UnaryOp};
-use triceratops::state::{StateKind, StateLayout, StateStore};
+use triceratops::ir::{BinaryOp, CmpOp, Graph, UnaryOp};
+use triceratops::state::{StateLayout, StateStore};
 
-/// `g` with its params and state as state entries, its inputs as batch
-/// arrays, and every output a metric.
-fn compiled(g: &Graph) -> CompiledGraph {
-    let args = g
-        .arguments()
-        .map(|v| ArgSpec {
-            name: g.value_name(v).to_string(),
-            role: match g.node(v).role() {
-                Some(Role::Input) => ArgRole::Noise,
-                Some(Role::Param) => ArgRole::State(StateKind::Param),
-                _ => ArgRole::State(StateKind::Slot),
-            },
-            ty: g.ty(v).clone(),
-        })
-        .collect();
-    let outputs = g
-        .outputs()
-        .iter()
-        .map(|(name, v)| OutputSpec {
-            name: name.clone(),
-            role: OutputRole::Metric,
-            ty: g.ty(*v).clone(),
-        })
-        .collect();
-    let sig = Signature {
-        name: g.name().to_string(),
-        args,
-        outputs,
-        updated: updated_args(g),
-    };
-    CompiledGraph::new(g.clone(), sig).expect("a consistent signature")
-}
+use crate::jit_support::compiled_with_state;
 
 /// Outputs and final state of `g` on `backend` with inputs from `seed`.
 fn run(backend: &dyn Backend, g: &Graph, seed: u64) -> (Vec<ArrayD<f32>>, Vec<f32>) {
-    let c = compiled(g);
+    let c = compiled_with_state(g);
     let entries = c.signature.state_args().map(|(_, a)| {
         let ArgRole::State(kind) = a.role else {
             unreachable!("state args have state roles")
@@ -257,7 +224,7 @@ fn special_values_follow_the_interpreter() {
         ArrayD::from_shape_vec(vec![n, n], ys).unwrap(),
     ];
     let outputs = |backend: &dyn Backend| {
-        let c = compiled(&g);
+        let c = compiled_with_state(&g);
         let layout = Arc::new(StateLayout::new(std::iter::empty()).unwrap());
         let mut store = StateStore::with_layout(Arc::clone(&layout));
         let mut exe = backend.compile(c, &layout).unwrap();

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use triceratops::backend::jit::plan::{ConvKind, Epilogue, Kernel, RowStep};
 use triceratops::backend::jit::{kernels_text, plan_graph, Planned};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
+use triceratops::compile::{optimize, state_layout, train_step, CompileSpec, Passes};
 use triceratops::ir::op::{BinaryOp, CmpOp, ScalarInstr, UnaryOp};
 use triceratops::ir::{geometry, ConvAttrs, Graph, Layout, Op, Padding, PoolAttrs, Shape, ValueId};
 use triceratops::state::{StateLayout, StateStore};
@@ -28,13 +28,7 @@ fn model_plan(model: &str, threads: usize) -> Planned {
     let spec = CompileSpec::new(&m, b.optimizer, loss, &metrics, Passes::On);
     let train = train_step(&m, &spec, b.batch_size).unwrap().0;
     let (optimized, _) = optimize(train, Passes::On).unwrap();
-    let layout = StateLayout::new(optimized.signature.state_args().filter_map(
-        |(_, a)| match a.role {
-            ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
-            _ => None,
-        },
-    ))
-    .unwrap();
+    let layout = state_layout(&optimized).unwrap();
     plan_graph(optimized, &layout, threads).unwrap()
 }
 

@@ -5,7 +5,6 @@
 //! any thread count; and the plan of the seed CNN giving each pool pair an
 //! auxiliary arena buffer.
 
-use crate::jit_support::compiled;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -17,12 +16,12 @@ use triceratops::backend::jit::plan::Kernel;
 use triceratops::backend::jit::runtime::{self, PoolDesc};
 use triceratops::backend::jit::{kernels_text, plan_graph};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
 use triceratops::ir::interp::evaluate_args;
 use triceratops::ir::{geometry, Graph, Layout, Op, Padding, PoolAttrs};
 use triceratops::state::{StateLayout, StateStore};
 
 use crate::jit_runtime::{from_palette, layouts, paddings, PALETTE};
+use crate::jit_support::{builtin_plan, compiled};
 
 /// Random gradients, so a different summation order would show.
 fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f32> {
@@ -315,26 +314,9 @@ fn jit_pools_match_the_interpreter_with_and_without_a_forward() {
     }
 }
 
-/// The seed CNN's train step (its recipe: RMSprop, batch 128), planned as
-/// `compile --emit kernels` plans it.
-fn seed_cnn_plan(threads: usize) -> triceratops::backend::jit::Planned {
-    let b = triceratops::models::builtin("seed-cnn").unwrap().unwrap();
-    let spec = CompileSpec::new(&b.model, b.optimizer, b.loss, &b.metrics, Passes::On);
-    let train = train_step(&b.model, &spec, b.batch_size).unwrap().0;
-    let (optimized, _) = optimize(train, Passes::On).unwrap();
-    let layout = StateLayout::new(optimized.signature.state_args().filter_map(
-        |(_, a)| match a.role {
-            ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
-            _ => None,
-        },
-    ))
-    .unwrap();
-    plan_graph(optimized, &layout, threads).unwrap()
-}
-
 #[test]
 fn seed_cnn_pool_pairs_get_an_aux_buffer() {
-    let planned = seed_cnn_plan(1);
+    let planned = builtin_plan("seed-cnn", 1);
     let plan = &planned.memory;
     let mut forwards = Vec::new();
     let mut grads = Vec::new();
@@ -392,7 +374,7 @@ fn seed_cnn_pool_pairs_get_an_aux_buffer() {
 
 #[test]
 fn the_plan_carries_the_thread_count_to_the_pools() {
-    let planned = seed_cnn_plan(3);
+    let planned = builtin_plan("seed-cnn", 3);
     for k in &planned.memory.kernels {
         if let Kernel::MaxPool { desc, .. } | Kernel::MaxPoolGrad { desc, .. } = k {
             assert_eq!(desc.threads, 3);
@@ -405,7 +387,7 @@ fn the_plan_carries_the_thread_count_to_the_pools() {
 // dy is left in the plan, and both filter gradients name their bias.
 #[test]
 fn seed_cnn_bias_gradients_fold_into_the_filter_gradients() {
-    let planned = seed_cnn_plan(1);
+    let planned = builtin_plan("seed-cnn", 1);
     let kernels = &planned.memory.kernels;
     let filter_grads: Vec<_> = kernels
         .iter()

@@ -5,7 +5,6 @@
 //! is exact (NaN anywhere makes the guard false, -0 < +0), and that leave
 //! no map feeding only a reduction in the MNIST MLP's train step.
 
-use crate::jit_support::compiled;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -15,10 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use triceratops::backend::jit::plan::{Kernel, RowStep};
 use triceratops::backend::jit::{plan_graph, Planned};
 use triceratops::backend::{Backend, Interpreter, Jit};
-use triceratops::compile::{optimize, train_step, ArgRole, CompileSpec, Passes};
 use triceratops::ir::testing::fuse_elementwise;
 use triceratops::ir::{BinaryOp, CmpOp, Graph, UnaryOp, ValueId};
 use triceratops::state::{StateLayout, StateStore};
+
+use crate::jit_support::{builtin_plan, compiled};
 
 fn run(backend: &dyn Backend, g: &Graph, batch: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
     let layout = Arc::new(StateLayout::new(Vec::new()).unwrap());
@@ -246,25 +246,9 @@ fn a_fused_max_is_bit_exact_with_signed_zeros_and_nan() {
     }
 }
 
-/// The MNIST MLP's train step as `compile --emit kernels` plans it.
-fn mnist_mlp_plan() -> Planned {
-    let b = triceratops::models::builtin("mnist-mlp").unwrap().unwrap();
-    let spec = CompileSpec::new(&b.model, b.optimizer, b.loss, &b.metrics, Passes::On);
-    let train = train_step(&b.model, &spec, b.batch_size).unwrap().0;
-    let (optimized, _) = optimize(train, Passes::On).unwrap();
-    let layout = StateLayout::new(optimized.signature.state_args().filter_map(
-        |(_, a)| match a.role {
-            ArgRole::State(kind) => Some((a.name.clone(), kind, a.ty.shape.clone())),
-            _ => None,
-        },
-    ))
-    .unwrap();
-    plan_graph(optimized, &layout, 1).unwrap()
-}
-
 #[test]
 fn mnist_mlp_train_step_has_no_map_feeding_only_a_reduction() {
-    let planned = mnist_mlp_plan();
+    let planned = builtin_plan("mnist-mlp", 1);
     let kernels = &planned.memory.kernels;
     let outputs: Vec<ValueId> = planned.graph.outputs().iter().map(|(_, v)| *v).collect();
     for (p, k) in kernels.iter().enumerate() {

@@ -190,6 +190,20 @@ impl ConvDesc {
         }
     }
 
+    /// Whether the windows of output row `i` lie inside the image's rows
+    /// (no padding tap).
+    pub(super) fn rows_inside(&self, i: usize) -> bool {
+        let top = i * self.stride_h;
+        top >= self.pad_top && top + self.kh <= self.h + self.pad_top
+    }
+
+    /// Whether the windows of output column `j` lie inside the image's
+    /// columns.
+    pub(super) fn cols_inside(&self, j: usize) -> bool {
+        let left = j * self.stride_w;
+        left >= self.pad_left && left + self.kw <= self.w + self.pad_left
+    }
+
     /// Rows of the patch matrix: one per output pixel of the batch.
     pub fn patches(&self) -> usize {
         self.n * self.oh * self.ow

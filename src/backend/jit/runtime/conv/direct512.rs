@@ -82,22 +82,18 @@ pub(super) fn direct_forward_avx512(
             }
         }
     }
-    let inside_cols = |j: usize| {
-        let left = j * d.stride_w;
-        left >= d.pad_left && left + d.kw <= d.w + d.pad_left
-    };
     let step = d.stride_w * d.x_w;
     let mut edge = Taps::new();
     for b in 0..images {
         for i in 0..d.oh {
             let top = i * d.stride_h;
-            let rows_inside = top >= d.pad_top && top + d.kh <= d.h + d.pad_top;
+            let rows_inside = d.rows_inside(i);
             let mut j = 0;
             while j < d.ow {
                 let out = b * d.y_n + i * d.y_h + j * d.y_w;
-                if rows_inside && inside_cols(j) {
+                if rows_inside && d.cols_inside(j) {
                     let mut end = j + 1;
-                    while end < d.ow && end < j + PIXELS && inside_cols(end) {
+                    while end < d.ow && end < j + PIXELS && d.cols_inside(end) {
                         end += 1;
                     }
                     let corner = b * d.x_n

@@ -107,21 +107,17 @@ pub(super) fn outer_filter_grad(
     let blocks = &pair[..len.div_ceil(MAX_TAPS)];
     let mut patch = [0.0f32; MAX_PATCH_LEN];
     let step = d.stride_w * d.x_w;
-    let inside_cols = |j: usize| {
-        let left = j * d.stride_w;
-        left >= d.pad_left && left + d.kw <= d.w + d.pad_left
-    };
     for b in 0..images {
         for i in 0..d.oh {
             let top = i * d.stride_h;
-            let rows_inside = top >= d.pad_top && top + d.kh <= d.h + d.pad_top;
+            let rows_inside = d.rows_inside(i);
             let mut j = 0;
             while j < d.ow {
                 let pixel_dy = b * d.y_n + i * d.y_h + j * d.y_w;
-                if rows_inside && inside_cols(j) {
+                if rows_inside && d.cols_inside(j) {
                     // A run of pixels whose windows are all inside.
                     let mut end = j + 1;
-                    while end < d.ow && inside_cols(end) {
+                    while end < d.ow && d.cols_inside(end) {
                         end += 1;
                     }
                     let corner = b * d.x_n
